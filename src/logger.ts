@@ -54,7 +54,8 @@ export function createLogger({ level = 'info', pretty = false, secrets = [], des
     },
   };
   const live = secrets.filter((s) => s.length >= 4);
-  let target: DestinationStream = destination ?? pino.destination({ sync: false });
+  // Synchronous writes: we never log per tick, and a line written just before exit must not be lost.
+  let target: DestinationStream = destination ?? pino.destination({ dest: 1, sync: true });
   if (pretty && !destination) {
     target = pino.transport({ target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l' } });
   }
