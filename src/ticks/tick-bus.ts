@@ -51,7 +51,6 @@ export interface TickBus {
 // Implementation
 // ---------------------------------------------------------------------------------------------------------------
 
-
 export type TickBusErrorCode = 'INVALID_THROTTLE' | 'INVALID_BUFFER_LIMIT';
 
 /** A subscription asked for something the bus cannot do; the message names the value and what was expected. */
