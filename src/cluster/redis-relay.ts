@@ -436,7 +436,7 @@ export function createRedisRelay({
 
   // --- incoming ---------------------------------------------------------------------------------------------
 
-  function onTicks(message: string): void {
+  function handleTicks(message: string): void {
     let relayed: ReturnType<typeof decodeBatch>;
     try {
       relayed = decodeBatch(message);
@@ -461,7 +461,7 @@ export function createRedisRelay({
     }
   }
 
-  function onStatus(message: string): void {
+  function handleStatus(message: string): void {
     let decoded: ReturnType<typeof decodeStatus>;
     try {
       decoded = decodeStatus(message);
@@ -480,7 +480,7 @@ export function createRedisRelay({
     if (onStatus !== undefined) runCallback('onStatus', () => onStatus(decoded.status));
   }
 
-  function onNotice(channel: string, message: string): void {
+  function handleNotice(channel: string, message: string): void {
     let notice: ReturnType<typeof decodeNotice>;
     try {
       notice = decodeNotice(message);
@@ -502,10 +502,10 @@ export function createRedisRelay({
     if (leader) runListeners();
   }
 
-  function onMessage(channel: string, message: string): void {
-    if (channel === channels.ticks) onTicks(message);
-    else if (channel === channels.status) onStatus(message);
-    else onNotice(channel, message);
+  function handleMessage(channel: string, message: string): void {
+    if (channel === channels.ticks) handleTicks(message);
+    else if (channel === channels.status) handleStatus(message);
+    else handleNotice(channel, message);
   }
 
   // --- lifecycle --------------------------------------------------------------------------------------------
@@ -549,7 +549,7 @@ export function createRedisRelay({
     subscriber = new Redis(url, { connectionName: `${namespace}:sub` });
     connectionErrors(commands, 'command');
     connectionErrors(subscriber, 'subscriber');
-    subscriber.on('message', onMessage);
+    subscriber.on('message', handleMessage);
     const [commandsReady, subscriberReady] = await Promise.all([whenReady(commands), whenReady(subscriber)]);
     if (stopped) return;
     if (subscriberReady) {
