@@ -1,0 +1,201 @@
+/**
+ * protobufjs binding of proto/MarketDataFeedV3.proto — the only module that touches protobufjs.
+ *
+ * Reflection (`loadSync` at import) rather than a pbjs static module: protobufjs generates the same
+ * decoder functions at runtime (codegen) that pbjs would print, so decode speed is the same, and
+ * `pbjs -w es6` output imports `protobufjs/minimal` without `.js`, which fails under Node ESM.
+ * Measured (Node 20, this machine, one shared core):
+ *   - 2,000-key `full` frame (~300 KB): see DECODE NUMBERS in decoder.ts.
+ * int64 fields: protobufjs would build a `Long` object per int64 (ltt, ltq, vtt, bidQ, askQ, vol, ts …,
+ * ~30 per full key). {@link createFrameReader} installs a per-reader `int64` that reads the varint straight
+ * into a number instead (values are epoch ms and quantities, far below 2^53), leaving the global
+ * `protobuf.util.Long` untouched.
+ */
+import { fileURLToPath } from 'node:url';
+import protobuf from 'protobufjs';
+
+const PACKAGE = 'com.upstox.marketdatafeederv3udapi.rpc.proto';
+
+/** Path of the .proto file this binding loads. */
+export const PROTO_PATH = fileURLToPath(new URL('../../proto/MarketDataFeedV3.proto', import.meta.url));
+
+// `google/protobuf/wrappers.proto` is bundled with protobufjs (common types); loadSync resolves it.
+const root = protobuf.loadSync(PROTO_PATH);
+root.resolveAll();
+
+// An unset int64 field reads its default from the message prototype, which protobufjs makes a Long zero;
+// the decoder wants plain 0 there (and int64AsNumber gives numbers for set ones), so absent and present
+// int64 fields have the same type. Only this root's message classes are touched, never protobufjs globals.
+const LONG_TYPES = new Set(['int64', 'uint64', 'sint64', 'fixed64', 'sfixed64']);
+function numberInt64Defaults(namespace: protobuf.NamespaceBase): void {
+  for (const nested of namespace.nestedArray) {
+    if (nested instanceof protobuf.Type) {
+      const prototype = nested.ctor.prototype as unknown as Record<string, unknown>;
+      for (const field of nested.fieldsArray) {
+        if (LONG_TYPES.has(field.type) && !field.repeated && !field.map) prototype[field.name] = 0;
+      }
+    }
+    if (nested instanceof protobuf.Namespace) numberInt64Defaults(nested);
+  }
+}
+numberInt64Defaults(root);
+
+/** The top-level frame type. Decode with {@link decodeFeedResponse}; the simulator encodes with {@link encodeFeedResponse}. */
+export const FeedResponse: protobuf.Type = root.lookupType(`${PACKAGE}.FeedResponse`);
+
+// ---- Wire shapes as protobufjs decodes them (plain fields; int64 already numbers via FrameReader). ----
+// Unset scalar fields are not own properties of a decoded message (their default lives on the prototype),
+// which is how the decoder tells "absent" from "zero" in partial live frames (§3.4).
+
+export interface WireLtpc {
+  ltp: number;
+  ltt: number;
+  ltq: number;
+  cp: number;
+  iep: { value: number } | null;
+}
+export interface WireQuote {
+  bidQ: number;
+  bidP: number;
+  askQ: number;
+  askP: number;
+}
+export interface WireGreeks {
+  delta: number;
+  theta: number;
+  gamma: number;
+  vega: number;
+  rho: number;
+}
+export interface WireOhlc {
+  interval: string;
+  open: number;
+  high: number;
+  low: number;
+  close: number;
+  vol: number;
+  ts: number;
+}
+export interface WireMarketFullFeed {
+  ltpc: WireLtpc | null;
+  marketLevel: { bidAskQuote: WireQuote[] } | null;
+  optionGreeks: WireGreeks | null;
+  marketOHLC: { ohlc: WireOhlc[] } | null;
+  atp: number;
+  vtt: number;
+  oi: number;
+  iv: number;
+  tbq: number;
+  tsq: number;
+  iep: number;
+  rp: number;
+  ieq: number;
+  iiqTotal: number;
+  iiqM: number;
+  casEligible: boolean;
+}
+export interface WireIndexFullFeed {
+  ltpc: WireLtpc | null;
+  marketOHLC: { ohlc: WireOhlc[] } | null;
+}
+export interface WireFirstLevelWithGreeks {
+  ltpc: WireLtpc | null;
+  firstDepth: WireQuote | null;
+  optionGreeks: WireGreeks | null;
+  vtt: number;
+  oi: number;
+  iv: number;
+}
+export interface WireFeed {
+  ltpc: WireLtpc | null;
+  fullFeed: { marketFF: WireMarketFullFeed | null; indexFF: WireIndexFullFeed | null } | null;
+  firstLevelWithGreeks: WireFirstLevelWithGreeks | null;
+  requestMode: number;
+}
+export interface WireStatusInfo {
+  status: string;
+  updatedTime: number;
+}
+export interface WireMarketInfo {
+  segmentStatus: Record<string, number>;
+  casMarketStatus: Record<string, WireStatusInfo>;
+  preOpenSessionStatus: Record<string, WireStatusInfo>;
+}
+export interface WireFeedResponse {
+  type: number;
+  feeds: Record<string, WireFeed>;
+  currentTs: number;
+  marketInfo: WireMarketInfo | null;
+}
+
+const TWO_32 = 4_294_967_296;
+
+/**
+ * Reads an int64 varint into a number without allocating a Long. Exact up to 2^53; negative values
+ * (10-byte varints, never seen on this feed) go through protobufjs' own path.
+ */
+function int64AsNumber(this: protobuf.Reader): number {
+  const buf = this.buf;
+  let pos = this.pos;
+  let lo = 0;
+  let hi = 0;
+  let shift = 0;
+  let byte = 0;
+  // low 28 bits: 4 bytes
+  for (; shift < 28; shift += 7) {
+    if (pos >= this.len) throw RangeError('index out of range');
+    byte = buf[pos++]!;
+    lo |= (byte & 0x7f) << shift;
+    if (byte < 0x80) {
+      this.pos = pos;
+      return lo >>> 0;
+    }
+  }
+  // 5th byte: 4 more low bits, 3 high bits
+  if (pos >= this.len) throw RangeError('index out of range');
+  byte = buf[pos++]!;
+  lo = (lo | ((byte & 0x7f) << 28)) >>> 0;
+  hi = (byte & 0x7f) >> 4;
+  if (byte >= 0x80) {
+    for (shift = 3; shift < 32; shift += 7) {
+      if (pos >= this.len) throw RangeError('index out of range');
+      byte = buf[pos++]!;
+      hi |= (byte & 0x7f) << shift;
+      if (byte < 0x80) break;
+    }
+    if (byte >= 0x80) throw Error('invalid varint encoding');
+  }
+  this.pos = pos;
+  hi >>>= 0;
+  if (hi >= 0x80000000) {
+    // negative int64: two's complement
+    return -((TWO_32 - 1 - hi) * TWO_32 + (TWO_32 - lo));
+  }
+  return hi * TWO_32 + lo;
+}
+
+/** A protobufjs reader over `bytes` whose int64 fields decode to plain numbers. */
+export function createFrameReader(bytes: Uint8Array): protobuf.Reader {
+  const reader = protobuf.Reader.create(bytes);
+  (reader as unknown as { int64: () => number }).int64 = int64AsNumber;
+  return reader;
+}
+
+/** Decodes one server frame. Throws (protobufjs' Error/RangeError) on malformed bytes. */
+export function decodeFeedResponse(bytes: Uint8Array): WireFeedResponse {
+  return FeedResponse.decode(createFrameReader(bytes)) as unknown as WireFeedResponse;
+}
+
+/**
+ * Encodes a plain object (proto field names, camelCase) as a FeedResponse frame. Numbers are accepted for
+ * int64 fields; enums by number or name. Used by the simulator and tests.
+ */
+export function encodeFeedResponse(response: object): Uint8Array {
+  const message = FeedResponse.fromObject(response);
+  return FeedResponse.encode(message).finish();
+}
+
+/** Looks a nested type up by its short name (tests, tools). */
+export function lookupType(name: string): protobuf.Type {
+  return root.lookupType(`${PACKAGE}.${name}`);
+}

@@ -1,0 +1,139 @@
+import { describe, expect, it } from 'vitest';
+import { createLatestCache } from '../../src/ticks/latest-cache.js';
+import { type TickBatch, TickChange } from '../../src/ticks/tick.js';
+import { createDecoder, DecodeError, type DecodeResult } from '../../src/upstox/decoder.js';
+import { encodeFeedResponse } from '../../src/upstox/proto.js';
+import { equityKeys, feedsFrame, fullFeedObject, ltpcFeedObject } from '../support/feed-frames.js';
+
+const ticksOf = (result: DecodeResult): TickBatch => {
+  if (result.kind !== 'ticks') throw new Error(`expected ticks, got ${result.kind}`);
+  return result.batch;
+};
+
+describe('decoder', () => {
+  it('decodes every key of a multi-instrument frame once and caches each merged tick', () => {
+    const cache = createLatestCache();
+    const decoder = createDecoder({ cache });
+    const keys = equityKeys(50);
+    const batch = ticksOf(decoder.decode(encodeFeedResponse(feedsFrame(keys, ltpcFeedObject, 0)), 7));
+    expect(batch.updates.map((u) => u.tick.instrumentKey)).toEqual(keys);
+    expect(batch.receivedAt).toBe(7);
+    expect(cache.size).toBe(50);
+    expect(cache.get(keys[3]!)).toBe(batch.updates[3]!.tick);
+    expect(cache.get(keys[3]!)?.ltp).toBe(200.03);
+  });
+
+  it('marks initial_feed updates as snapshots and live_feed updates as not', () => {
+    const decoder = createDecoder({ cache: createLatestCache() });
+    const keys = equityKeys(1);
+    const snap = ticksOf(decoder.decode(encodeFeedResponse(feedsFrame(keys, ltpcFeedObject, 0)), 1));
+    const live = ticksOf(decoder.decode(encodeFeedResponse(feedsFrame(keys, ltpcFeedObject, 1)), 2));
+    expect(snap.updates[0]?.snapshot).toBe(true);
+    expect(live.updates[0]?.snapshot).toBe(false);
+  });
+
+  it('maps requestMode full_d5 to mode full with depth, candles and stats', () => {
+    const decoder = createDecoder({ cache: createLatestCache() });
+    const batch = ticksOf(decoder.decode(encodeFeedResponse(feedsFrame(equityKeys(1), (i) => fullFeedObject(i))), 1));
+    const tick = batch.updates[0]!.tick;
+    expect(tick.mode).toBe('full');
+    expect(tick.depth).toHaveLength(5);
+    expect(tick.candles?.map((c) => c.interval)).toEqual(['1d', 'I1']);
+    expect(tick.volume).toBe(123_456);
+  });
+
+  it('reports empty optionGreeks of an equity as greeks null, not as zero sensitivities', () => {
+    const decoder = createDecoder({ cache: createLatestCache() });
+    const batch = ticksOf(decoder.decode(encodeFeedResponse(feedsFrame(equityKeys(1), (i) => fullFeedObject(i))), 1));
+    expect(batch.updates[0]?.tick.greeks).toBeNull();
+    expect(batch.updates[0]!.changed & TickChange.GREEKS).toBe(0);
+  });
+
+  it('uses currentTs as exchangeTs and falls back to the receive time when a frame lacks it', () => {
+    const decoder = createDecoder({ cache: createLatestCache() });
+    const withTs = ticksOf(decoder.decode(encodeFeedResponse(feedsFrame(equityKeys(1), ltpcFeedObject, 1, 5_000)), 9));
+    expect(withTs.exchangeTs).toBe(5_000);
+    expect(withTs.updates[0]?.tick.exchangeTs).toBe(5_000);
+    const withoutTs = ticksOf(
+      decoder.decode(encodeFeedResponse({ type: 1, feeds: { 'NSE_EQ|X': ltpcFeedObject(0) } }), 9),
+    );
+    expect(withoutTs.exchangeTs).toBe(9);
+  });
+
+  it('throws DecodeError on garbage and leaves the cache untouched', () => {
+    const cache = createLatestCache();
+    const decoder = createDecoder({ cache });
+    const garbage = Uint8Array.from([0x12, 0xff, 0xff, 0xff, 0x0f, 0x01, 0x02]);
+    let error: unknown;
+    try {
+      decoder.decode(garbage, 1);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(DecodeError);
+    expect((error as DecodeError).name).toBe('DecodeError');
+    expect((error as DecodeError).byteLength).toBe(7);
+    expect((error as DecodeError).cause).toBeInstanceOf(Error);
+    expect(cache.size).toBe(0);
+  });
+
+  it('throws DecodeError for a truncated frame', () => {
+    const bytes = encodeFeedResponse(feedsFrame(equityKeys(3), (i) => fullFeedObject(i)));
+    const decoder = createDecoder({ cache: createLatestCache() });
+    expect(() => decoder.decode(bytes.subarray(0, Math.floor(bytes.length / 2)), 1)).toThrow(DecodeError);
+  });
+
+  it('decodes market_info frames into segment statuses without touching ticks', () => {
+    const cache = createLatestCache();
+    const decoder = createDecoder({ cache });
+    const result = decoder.decode(
+      encodeFeedResponse({
+        type: 2,
+        currentTs: 77,
+        marketInfo: { segmentStatus: { NSE_EQ: 2, BSE_EQ: 'NORMAL_CLOSE' } },
+      }),
+      1,
+    );
+    expect(result).toEqual({
+      kind: 'market_info',
+      exchangeTs: 77,
+      segments: [
+        expect.objectContaining({ segment: 'NSE_EQ', status: 'NORMAL_OPEN', casStatus: null }),
+        expect.objectContaining({ segment: 'BSE_EQ', status: 'NORMAL_CLOSE', preOpenStatus: null }),
+      ],
+    });
+    expect(cache.size).toBe(0);
+  });
+
+  it('treats an unknown frame type as a live (merging) update', () => {
+    const decoder = createDecoder({ cache: createLatestCache() });
+    const batch = ticksOf(decoder.decode(encodeFeedResponse(feedsFrame(equityKeys(1), ltpcFeedObject, 7)), 1));
+    expect(batch.updates[0]?.snapshot).toBe(false);
+  });
+
+  it('skips a feed entry that carries no data branch', () => {
+    const decoder = createDecoder({ cache: createLatestCache() });
+    const batch = ticksOf(
+      decoder.decode(encodeFeedResponse({ type: 1, feeds: { 'NSE_EQ|X': { requestMode: 1 } } }), 1),
+    );
+    expect(batch.updates).toEqual([]);
+  });
+
+  it('reads absent int64 fields as the number 0, never as Long objects', () => {
+    const decoder = createDecoder({ cache: createLatestCache() });
+    const frame = {
+      feeds: { 'NSE_EQ|X': { fullFeed: { marketFF: { marketLevel: { bidAskQuote: [{ bidP: 1 }] } } } } },
+    };
+    const tick = ticksOf(decoder.decode(encodeFeedResponse(frame), 1)).updates[0]!.tick;
+    expect(tick.depth).toEqual([{ bidQty: 0, bidPrice: 1, askQty: 0, askPrice: 0 }]);
+    expect(typeof tick.depth?.[0]?.bidQty).toBe('number');
+  });
+
+  it('flags index segments as indices even in ltpc mode', () => {
+    const decoder = createDecoder({ cache: createLatestCache() });
+    const batch = ticksOf(
+      decoder.decode(encodeFeedResponse({ feeds: { 'NSE_INDEX|Nifty Bank': { ltpc: { ltp: 48_000 } } } }), 1),
+    );
+    expect(batch.updates[0]?.tick).toMatchObject({ isIndex: true, mode: 'ltpc', ltq: 0 });
+  });
+});
