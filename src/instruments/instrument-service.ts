@@ -1,0 +1,343 @@
+/**
+ * The desired instrument-subscription set as a service: validated, capped, persisted, applied.
+ *
+ * Every change runs the same steps, one change at a time (a promise chain, so two concurrent mutations
+ * never compute their next set from the same stale state):
+ *   validate keys → compute the next desired map → check the Upstox caps → persist → apply (feed.setDesired)
+ * A request with any invalid key or a cap breach is refused whole: nothing is persisted or applied.
+ * Repeating a request is harmless (idempotent outcomes ALREADY_SUBSCRIBED / NOT_SUBSCRIBED).
+ */
+import type { Logger } from '../logger.js';
+import type { TickStore } from '../store/tick-store.js';
+import type { FeedClient } from '../upstox/feed-client.js';
+import { FEED_MODES, type FeedMode, instrumentKeyProblem, KEY_CAPS } from '../upstox/protocol.js';
+
+export type SubscriptionOutcome =
+  | 'SUBSCRIBED'
+  | 'ALREADY_SUBSCRIBED'
+  | 'MODE_CHANGED'
+  | 'UNSUBSCRIBED'
+  | 'NOT_SUBSCRIBED';
+
+export interface SubscriptionResult {
+  readonly instrumentKey: string;
+  readonly outcome: SubscriptionOutcome;
+  /** The key's mode after the request; null when it is not subscribed. */
+  readonly mode: FeedMode | null;
+}
+
+/** One entry of the desired set, with whether the feed has it on the current connection. */
+export interface InstrumentSubscriptionView {
+  readonly instrumentKey: string;
+  readonly mode: FeedMode;
+  /** The mode sent on the current feed connection; null when not (yet) sent or disconnected. */
+  readonly activeMode: FeedMode | null;
+  readonly createdAt: Date | null;
+  readonly updatedAt: Date | null;
+}
+
+export type InstrumentErrorCode =
+  | 'INVALID_INSTRUMENT_KEY'
+  | 'UNKNOWN_SEGMENT'
+  | 'CAP_EXCEEDED'
+  | 'PLUS_REQUIRED'
+  | 'NO_INSTRUMENT_KEYS';
+
+/** A refused request. `details` go to GraphQL error extensions as they are (no secrets in them). */
+export class InstrumentRequestError extends Error {
+  override name = 'InstrumentRequestError';
+  constructor(
+    message: string,
+    readonly code: InstrumentErrorCode,
+    readonly details: Readonly<Record<string, unknown>> = {},
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+export interface InstrumentService {
+  /** Reads the persisted set from the store and makes it the feed's desired set. Call once at start-up. */
+  load(): Promise<void>;
+  /** Subscribes keys in `mode`; keys already subscribed in another mode move to `mode`. */
+  subscribe(instrumentKeys: readonly string[], mode: FeedMode): Promise<SubscriptionResult[]>;
+  unsubscribe(instrumentKeys: readonly string[]): Promise<SubscriptionResult[]>;
+  /** Changes the mode of subscribed keys; keys not subscribed are reported NOT_SUBSCRIBED and left alone. */
+  changeMode(instrumentKeys: readonly string[], mode: FeedMode): Promise<SubscriptionResult[]>;
+  /** The desired set with active state and store timestamps, sorted by key. */
+  list(): Promise<InstrumentSubscriptionView[]>;
+  /** True when `instrumentKey` is in the desired set. */
+  isDesired(instrumentKey: string): boolean;
+  /** Calls `listener` after each change this service applied (not after load()); returns an unsubscribe. */
+  onChange(listener: () => void): () => void;
+}
+
+export interface InstrumentServiceOptions {
+  readonly feed: Pick<FeedClient, 'desired' | 'active' | 'setDesired'>;
+  readonly store: Pick<TickStore, 'listSubscriptions' | 'upsertSubscriptions' | 'removeSubscriptions'>;
+  /** The Upstox account has Plus (full_d30 allowed, capped at 50 keys). @default false */
+  readonly plus?: boolean;
+  readonly logger: Logger;
+}
+
+/** Details of the first cap the set would break. */
+export interface CapBreach {
+  readonly mode: FeedMode;
+  /** Which cap applies: `individual` (one mode in use), `combined` (several modes in use). */
+  readonly cap: 'individual' | 'combined';
+  readonly limit: number;
+  readonly requested: number;
+  readonly excess: number;
+}
+
+/**
+ * The first cap (in FEED_MODES order) that `desired` breaks, or null. Upstox caps per connection (§2.5):
+ * the individual cap when one mode is in use, the combined cap for every mode when several are.
+ */
+export function findCapBreach(desired: ReadonlyMap<string, FeedMode>): CapBreach | null {
+  const counts = new Map<FeedMode, number>();
+  for (const mode of desired.values()) counts.set(mode, (counts.get(mode) ?? 0) + 1);
+  const cap = counts.size > 1 ? 'combined' : 'individual';
+  for (const mode of FEED_MODES) {
+    const requested = counts.get(mode) ?? 0;
+    const limit = KEY_CAPS[mode][cap];
+    if (requested > limit) return { mode, cap, limit, requested, excess: requested - limit };
+  }
+  return null;
+}
+
+const SHOWN_KEYS = 10;
+function listForMessage(keys: readonly string[]): string {
+  const shown = keys.slice(0, SHOWN_KEYS).map((k) => JSON.stringify(k));
+  return keys.length > SHOWN_KEYS ? `${shown.join(', ')} and ${keys.length - SHOWN_KEYS} more` : shown.join(', ');
+}
+
+/** Unique keys in request order; throws InstrumentRequestError for an empty list or any invalid key. */
+export function validateInstrumentKeys(instrumentKeys: readonly string[]): string[] {
+  const unique = [...new Set(instrumentKeys)];
+  if (unique.length === 0) {
+    throw new InstrumentRequestError('instrumentKeys is empty: name at least one instrument key', 'NO_INSTRUMENT_KEYS');
+  }
+  const badFormat: string[] = [];
+  const unknownSegment: string[] = [];
+  for (const key of unique) {
+    const problem = instrumentKeyProblem(key);
+    if (problem === 'FORMAT') badFormat.push(key);
+    else if (problem === 'UNKNOWN_SEGMENT') unknownSegment.push(key);
+  }
+  if (badFormat.length > 0) {
+    throw new InstrumentRequestError(
+      `Invalid instrument key(s) ${listForMessage(badFormat)}: expected SEGMENT|ID, e.g. NSE_EQ|INE002A01018`,
+      'INVALID_INSTRUMENT_KEY',
+      { invalidKeys: badFormat.slice(0, 100), unknownSegmentKeys: unknownSegment.slice(0, 100) },
+    );
+  }
+  if (unknownSegment.length > 0) {
+    throw new InstrumentRequestError(
+      `Unknown segment in instrument key(s) ${listForMessage(unknownSegment)}: the segment must be one of NSE_EQ, NSE_INDEX, NSE_FO, NSE_COM, NCD_FO, BSE_EQ, BSE_INDEX, BSE_FO, BCD_FO, MCX_FO, MCX_INDEX, GLOBAL_INDEX, GLOBAL_INDICATOR`,
+      'UNKNOWN_SEGMENT',
+      { unknownSegmentKeys: unknownSegment.slice(0, 100) },
+    );
+  }
+  return unique;
+}
+
+function capError(breach: CapBreach, options?: ErrorOptions): InstrumentRequestError {
+  return new InstrumentRequestError(
+    `The request would subscribe ${breach.requested} keys in mode ${breach.mode}, over the ${breach.cap} cap of ${breach.limit} by ${breach.excess}; unsubscribe some keys or use another mode`,
+    'CAP_EXCEEDED',
+    { ...breach },
+    options,
+  );
+}
+
+/** Maps the feed client's CapExceededError (subscriptions.ts) without importing it, to our coded error. */
+function asCapError(error: unknown): InstrumentRequestError | null {
+  if (!(error instanceof Error) || error.name !== 'CapExceededError') return null;
+  const e = error as Error & Partial<CapBreach> & { cap?: unknown };
+  const mode = (e.mode ?? 'ltpc') as FeedMode;
+  const limit = typeof e.limit === 'number' ? e.limit : 0;
+  const requested = typeof e.requested === 'number' ? e.requested : 0;
+  return capError(
+    {
+      mode,
+      cap: e.cap === 'combined' ? 'combined' : 'individual',
+      limit,
+      requested,
+      excess: typeof e.excess === 'number' ? e.excess : requested - limit,
+    },
+    { cause: error },
+  );
+}
+
+export function createInstrumentService({
+  feed,
+  store,
+  plus = false,
+  logger,
+}: InstrumentServiceOptions): InstrumentService {
+  let chain: Promise<unknown> = Promise.resolve();
+  const listeners = new Set<() => void>();
+
+  /** Runs `task` after every earlier change has settled (whatever its outcome). */
+  function serialize<T>(task: () => Promise<T>): Promise<T> {
+    const run = chain.then(task, task);
+    chain = run.catch(() => undefined);
+    return run;
+  }
+
+  function checkMode(mode: FeedMode, count: number): void {
+    if (mode === 'full_d30' && !plus) {
+      throw new InstrumentRequestError(
+        'Mode FULL_D30 needs an Upstox Plus subscription, which this server is not configured for',
+        'PLUS_REQUIRED',
+        { mode, requested: count },
+      );
+    }
+  }
+
+  /** Persists the difference between `current` and `next`, then applies `next`; compensates on failure. */
+  async function commit(current: ReadonlyMap<string, FeedMode>, next: Map<string, FeedMode>): Promise<void> {
+    const breach = findCapBreach(next);
+    if (breach) throw capError(breach);
+
+    const upserts: { instrumentKey: string; mode: FeedMode }[] = [];
+    const removals: string[] = [];
+    for (const [instrumentKey, mode] of next)
+      if (current.get(instrumentKey) !== mode) upserts.push({ instrumentKey, mode });
+    for (const key of current.keys()) if (!next.has(key)) removals.push(key);
+    if (upserts.length === 0 && removals.length === 0) return;
+
+    if (upserts.length > 0) await store.upsertSubscriptions(upserts);
+    if (removals.length > 0) await store.removeSubscriptions(removals);
+    try {
+      feed.setDesired(next);
+    } catch (error) {
+      // The feed refused (its cap rules may be stricter than ours): put the store back as it was.
+      const restore = [...current]
+        .filter(([k, m]) => next.get(k) !== m)
+        .map(([instrumentKey, mode]) => ({ instrumentKey, mode }));
+      const added = upserts.filter((u) => !current.has(u.instrumentKey)).map((u) => u.instrumentKey);
+      await Promise.all([
+        restore.length > 0 ? store.upsertSubscriptions(restore) : undefined,
+        added.length > 0 ? store.removeSubscriptions(added) : undefined,
+      ]).catch((restoreError: unknown) =>
+        logger.error(
+          { err: restoreError },
+          'could not restore the persisted subscription set after the feed refused it',
+        ),
+      );
+      throw asCapError(error) ?? error;
+    }
+    logger.info(
+      { upserted: upserts.length, removed: removals.length, desired: next.size },
+      'desired subscriptions changed',
+    );
+    for (const listener of listeners) {
+      try {
+        listener();
+      } catch (error) {
+        logger.error({ err: error }, 'subscription change listener threw');
+      }
+    }
+  }
+
+  return {
+    async load() {
+      const rows = await store.listSubscriptions();
+      const next = new Map<string, FeedMode>();
+      for (const row of rows) {
+        const problem = instrumentKeyProblem(row.instrumentKey);
+        if (problem) {
+          logger.warn(
+            { instrumentKey: row.instrumentKey, problem },
+            'persisted subscription has an invalid key; not applied (row kept)',
+          );
+          continue;
+        }
+        next.set(row.instrumentKey, row.mode);
+      }
+      const breach = findCapBreach(next);
+      if (breach) throw capError(breach);
+      try {
+        feed.setDesired(next);
+      } catch (error) {
+        throw asCapError(error) ?? error;
+      }
+      logger.info({ desired: next.size }, 'loaded persisted subscriptions');
+    },
+
+    subscribe(instrumentKeys, mode) {
+      return serialize(async () => {
+        const keys = validateInstrumentKeys(instrumentKeys);
+        checkMode(mode, keys.length);
+        const current = feed.desired();
+        const next = new Map(current);
+        const results = keys.map((instrumentKey): SubscriptionResult => {
+          const before = current.get(instrumentKey);
+          next.set(instrumentKey, mode);
+          const outcome = before === undefined ? 'SUBSCRIBED' : before === mode ? 'ALREADY_SUBSCRIBED' : 'MODE_CHANGED';
+          return { instrumentKey, outcome, mode };
+        });
+        await commit(current, next);
+        return results;
+      });
+    },
+
+    unsubscribe(instrumentKeys) {
+      return serialize(async () => {
+        const keys = validateInstrumentKeys(instrumentKeys);
+        const current = feed.desired();
+        const next = new Map(current);
+        const results = keys.map((instrumentKey): SubscriptionResult => {
+          const existed = next.delete(instrumentKey);
+          return { instrumentKey, outcome: existed ? 'UNSUBSCRIBED' : 'NOT_SUBSCRIBED', mode: null };
+        });
+        await commit(current, next);
+        return results;
+      });
+    },
+
+    changeMode(instrumentKeys, mode) {
+      return serialize(async () => {
+        const keys = validateInstrumentKeys(instrumentKeys);
+        checkMode(mode, keys.length);
+        const current = feed.desired();
+        const next = new Map(current);
+        const results = keys.map((instrumentKey): SubscriptionResult => {
+          const before = current.get(instrumentKey);
+          if (before === undefined) return { instrumentKey, outcome: 'NOT_SUBSCRIBED', mode: null };
+          next.set(instrumentKey, mode);
+          return { instrumentKey, outcome: before === mode ? 'ALREADY_SUBSCRIBED' : 'MODE_CHANGED', mode };
+        });
+        await commit(current, next);
+        return results;
+      });
+    },
+
+    async list() {
+      const desired = feed.desired();
+      const active = feed.active();
+      const rows = await store.listSubscriptions();
+      const times = new Map(rows.map((row) => [row.instrumentKey, row]));
+      return [...desired]
+        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+        .map(([instrumentKey, mode]) => ({
+          instrumentKey,
+          mode,
+          activeMode: active.get(instrumentKey) ?? null,
+          createdAt: times.get(instrumentKey)?.createdAt ?? null,
+          updatedAt: times.get(instrumentKey)?.updatedAt ?? null,
+        }));
+    },
+
+    isDesired(instrumentKey) {
+      return feed.desired().has(instrumentKey);
+    },
+
+    onChange(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+  };
+}
