@@ -123,6 +123,7 @@ export interface FrameEvent {
 export interface SimulatorEvents {
   connection: { readonly connectionId: string };
   disconnect: { readonly connectionId: string; readonly code: number; readonly reason: string };
+  /** A valid request, emitted after it was applied (and its snapshot sent). */
   request: { readonly connectionId: string; readonly request: FeedRequest };
   frame: FrameEvent;
   /** Every answer of the authorize endpoint and of the direct endpoint's handshake. */
@@ -616,8 +617,12 @@ export function createSimulator({
       log.warn({ connectionId: conn.id, bytes: data.length }, 'invalid feed request ignored');
       return;
     }
+    if (!replayFile) applyRequest(conn, request); // a replay plays the recording whatever is asked
+    // After applying, so a listener sees the effect (subscriptions, counters, the snapshot already sent).
     emit('request', { connectionId: conn.id, request });
-    if (replayFile) return; // a replay plays the recording whatever is asked
+  }
+
+  function applyRequest(conn: Connection, request: FeedRequest): void {
     const keys = request.data.instrumentKeys;
     const before = conn.subscriptions.size;
     const snapshot: string[] = [];
