@@ -37,6 +37,11 @@ interface OurCacheModule {
   createLatestCache(options?: unknown): unknown;
 }
 
+interface OurProtoModule {
+  decodeFeedResponse(bytes: Uint8Array): unknown;
+}
+
+const PROTO_FILE = fileURLToPath(new URL('../src/upstox/proto.ts', import.meta.url));
 const DECODER_FILE = fileURLToPath(new URL('../src/upstox/decoder.ts', import.meta.url));
 const CACHE_FILE = fileURLToPath(new URL('../src/ticks/latest-cache.ts', import.meta.url));
 
@@ -57,6 +62,19 @@ async function createOurDecoder(): Promise<FrameDecoder | string> {
     };
   } catch (error) {
     return `our decoder failed to load: ${(error as Error).message}`;
+  }
+}
+
+/** Our protobuf step alone (proto.ts, int64 read as numbers), no merge: shows what the merge costs. */
+async function createOurDecodeOnly(): Promise<FrameDecoder | null> {
+  if (!existsSync(PROTO_FILE)) return null;
+  try {
+    const proto = (await import(pathToFileURL(PROTO_FILE).href)) as Partial<OurProtoModule>;
+    const decode = proto.decodeFeedResponse;
+    if (typeof decode !== 'function') return null;
+    return { name: 'tickgraph decode-only', decode: (bytes) => decode(bytes) };
+  } catch {
+    return null;
   }
 }
 
@@ -90,10 +108,12 @@ export const decodeBenchmark: Benchmark = {
     const bare = createBareDecoder();
     const sdk = await createSdkDecoder();
     const sdkVersions = sdkInfo();
+    const decodeOnly = await createOurDecodeOnly();
     const rows: Row[] = [];
     const notes: string[] = [
       `SDK path: upstox-js-sdk ${sdkVersions.version} with its own protobufjs ${sdkVersions.protobufjsVersion} and its own .proto; per frame lookupType + decode + JSON.stringify + Buffer (what its 'message' event emits).`,
-      'Bare: repo protobufjs decode only (no conversion to plain objects, no merge) — the limit.',
+      'Bare: repo protobufjs decode only (no conversion to plain objects, no merge) — the limit named in the issue. protobufjs builds a Long object per int64 field (the `long` package is installed), which our proto.ts avoids by reading int64 varints straight into numbers; that is why ours can beat bare on int64-heavy full frames.',
+      'Ours decode-only: src/upstox/proto.ts decodeFeedResponse without the merge — the gap to "ours" is the merge + cache cost.',
       'Ours: createDecoder({ cache: createLatestCache() }).decode(bytes, receivedAt) — decode + merge into the per-instrument state; the cache is primed with the snapshot first.',
       `Rates are the median of ${size.rounds} interleaved round(s) of ≤ ${size.maxMs} ms each.`,
     ];
@@ -119,7 +139,9 @@ export const decodeBenchmark: Benchmark = {
         const ours = await createOurDecoder();
         if (typeof ours === 'string') ourMissing = ours;
         else ours.decode(recorded.frames[0]!); // prime the cache: live frames merge into known instruments
-        const decoders: FrameDecoder[] = [sdk, bare, ...(typeof ours === 'string' ? [] : [ours])];
+        const decoders: FrameDecoder[] = [sdk, bare];
+        if (typeof ours !== 'string') decoders.push(ours);
+        if (decodeOnly) decoders.push(decodeOnly);
         const rounds = new Map<string, Measured[]>(decoders.map((d) => [d.name, []]));
         for (let round = 0; round < size.rounds; round++) {
           for (const decoder of decoders)
@@ -136,6 +158,7 @@ export const decodeBenchmark: Benchmark = {
         const o = pick('tickgraph');
         const s = pick(sdk.name)!;
         const b = pick(bare.name)!;
+        const d = pick('tickgraph decode-only');
         const vsSdk = ratio(o?.framesPerSecond, s.framesPerSecond);
         const vsBare = ratio(o?.framesPerSecond, b.framesPerSecond);
         if (vsSdk !== null) ratiosSdk.push(vsSdk);
@@ -152,6 +175,7 @@ export const decodeBenchmark: Benchmark = {
           'ours/sdk': vsSdk,
           'bare frames/s': b.framesPerSecond,
           'ours/bare': vsBare,
+          'ours decode-only frames/s': d?.framesPerSecond ?? null,
         });
         log(
           `${c.mode} ${kind.label}: ours ${o ? Math.round(o.framesPerSecond) : '—'} f/s, sdk ${Math.round(s.framesPerSecond)} f/s, bare ${Math.round(b.framesPerSecond)} f/s`,

@@ -38,6 +38,8 @@ export interface StartWorkerOptions {
   readonly env?: Record<string, string | undefined>;
   /** How long to wait for the worker's `{ type: 'ready' }`. @default 30_000 */
   readonly readyTimeoutMs?: number;
+  /** Extra Node flags, e.g. `--expose-gc`. */
+  readonly nodeArgs?: readonly string[];
   /** Receives the worker's stderr lines (default: dropped unless the worker fails to start). */
   readonly onStderr?: (line: string) => void;
 }
@@ -53,10 +55,10 @@ export function workerPath(name: string): string {
  */
 export async function startWorker<R extends WorkerMessage = WorkerMessage>(
   file: string,
-  { args = [], env, readyTimeoutMs = 30_000, onStderr }: StartWorkerOptions = {},
+  { args = [], env, readyTimeoutMs = 30_000, onStderr, nodeArgs = [] }: StartWorkerOptions = {},
 ): Promise<{ worker: Worker; ready: R }> {
   const child = fork(file, [...args], {
-    execArgv: ['--import', 'tsx'],
+    execArgv: [...nodeArgs, '--import', 'tsx'],
     env: { ...process.env, ...env },
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     serialization: 'advanced',

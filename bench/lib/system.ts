@@ -15,6 +15,8 @@ export interface SimulatorHandle {
   readonly token: string;
   readonly keys: readonly string[];
   stats(): Promise<SimulatorStats>;
+  /** Changes the offered tick rate (0 = idle: no live frames). */
+  setRate(ticksPerSecond: number): Promise<void>;
 }
 
 export interface SimulatorStats extends WorkerMessage {
@@ -42,6 +44,9 @@ export async function startSimulator(options: {
     token: ready.token,
     keys: ready.keys,
     stats: () => worker.request<SimulatorStats>({ type: 'stats' }, 'stats', 10_000),
+    async setRate(ticksPerSecond) {
+      await worker.request({ type: 'rate', ticksPerSecond }, 'rate-set', 10_000);
+    },
   };
 }
 
@@ -65,6 +70,8 @@ export interface ServerHandle {
   readonly wsUrl: string;
   readonly httpUrl: string;
   stats(): Promise<ServerStats>;
+  /** Runs a full GC in the server (needs exposeGc) and returns its RSS and heap in MiB afterwards. */
+  settledMemory(): Promise<{ rssMiB: number; heapMiB: number }>;
   /** Adds `keys` in `mode` to what the server receives upstream; resolves when the feed carries them. */
   subscribe(keys: readonly string[], mode: string): Promise<void>;
   stop(): Promise<void>;
@@ -76,12 +83,15 @@ export interface TickgraphOptions {
   readonly recorder?: boolean;
   /** Extra config variables (see .env.example). */
   readonly env?: Record<string, string>;
+  /** Start the server with --expose-gc (memory benchmark). @default false */
+  readonly exposeGc?: boolean;
 }
 
 export async function startTickgraph({
   simulator,
   recorder = false,
   env = {},
+  exposeGc = false,
 }: TickgraphOptions): Promise<ServerHandle> {
   const dir = await mkdtemp(join(tmpdir(), 'tickgraph-bench-'));
   const appEnv: Record<string, string> = {
@@ -103,6 +113,7 @@ export async function startTickgraph({
     {
       env: { BENCH_APP_ENV: JSON.stringify(appEnv) },
       readyTimeoutMs: 60_000,
+      nodeArgs: exposeGc ? ['--expose-gc'] : [],
       onStderr: (line) => {
         stderr = (stderr + line + '\n').slice(-4_000);
       },
@@ -129,6 +140,10 @@ export async function startTickgraph({
     wsUrl: `ws://127.0.0.1:${ready.port}/graphql`,
     httpUrl,
     stats,
+    async settledMemory() {
+      const reply = await worker.request({ type: 'gc' }, 'gc-done', 30_000);
+      return { rssMiB: (reply['rss'] as number) / 1024 / 1024, heapMiB: (reply['heapUsed'] as number) / 1024 / 1024 };
+    },
     async subscribe(keys, mode) {
       const before = (await stats()).activeKeys;
       for (let i = 0; i < keys.length; i += 5_000) {
@@ -167,6 +182,10 @@ export async function startPlainWs({ simulator }: { simulator: SimulatorHandle }
     wsUrl: `ws://127.0.0.1:${ready.port}/`,
     httpUrl: '',
     stats,
+    async settledMemory() {
+      const { rssMiB } = await stats();
+      return { rssMiB, heapMiB: Number.NaN };
+    },
     async subscribe(keys, mode) {
       await worker.request(
         { type: 'start', apiBase: simulator.url, token: simulator.token, mode, keys: [...keys] },

@@ -33,8 +33,11 @@ serveParent(
         cpu: process.cpuUsage(),
       });
     } else if (message.type === 'gc') {
+      // Two passes: the first frees objects whose finalizers release more.
       globalThis.gc?.();
-      sendToParent({ type: 'gc-done', rss: process.memoryUsage().rss });
+      globalThis.gc?.();
+      const memory = process.memoryUsage();
+      sendToParent({ type: 'gc-done', rss: memory.rss, heapUsed: memory.heapUsed });
     }
   },
   () => app.stop(),
