@@ -1,0 +1,31 @@
+/** Markdown of saved results (bench/results/*.json), for BENCHMARKS.md: `npm run bench -- --markdown`. */
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { formatMarkdownTable, type SavedResult } from './harness.js';
+
+export async function markdownReport(dir: string, names: readonly string[]): Promise<string> {
+  const parts: string[] = [];
+  for (const name of names) {
+    const file = join(dir, `${name}.json`);
+    if (!existsSync(file)) continue;
+    const saved = JSON.parse(await readFile(file, 'utf8')) as SavedResult;
+    parts.push(`### ${name}`);
+    parts.push(
+      `Profile \`${saved.profile}\`, ${saved.date}, ${saved.machine.cores} × ${saved.machine.cpuModel}, ${saved.machine.memoryMiB} MiB, Node ${saved.machine.node}, ${(saved.durationMs / 1000).toFixed(0)} s.`,
+    );
+    if (saved.rows.length > 0) parts.push(formatMarkdownTable(saved));
+    if (saved.goals?.length) {
+      parts.push(
+        saved.goals
+          .map(
+            (g) =>
+              `- **${g.met === null ? 'not measured' : g.met ? 'met' : 'missed'}** — ${g.description}: ${g.detail}`,
+          )
+          .join('\n'),
+      );
+    }
+    if (saved.notes?.length) parts.push(saved.notes.map((n) => `- ${n}`).join('\n'));
+  }
+  return parts.join('\n\n');
+}
