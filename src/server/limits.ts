@@ -23,7 +23,10 @@ export interface ServerLimits {
   readonly maxAliases?: number;
   /** Lexical tokens in a document (pass long key lists as variables). @default 2_000 */
   readonly maxTokens?: number;
-  /** graphql-armor cost (objects 2, scalars 1, × 1.5 per level). @default 5_000 */
+  /**
+   * graphql-armor cost: objects 2, scalars 1, × 1.5 per level, × a literal `first`/`last` argument. One
+   * 1,000-row history page with every field costs about 103,000. @default 150_000
+   */
   readonly maxCost?: number;
   /** Directives in an operation. @default 50 */
   readonly maxDirectives?: number;
@@ -50,7 +53,7 @@ export function resolveLimits({
   maxDepth = 10,
   maxAliases = 15,
   maxTokens = 2_000,
-  maxCost = 5_000,
+  maxCost = 150_000,
   maxDirectives = 50,
   feedStatusThrottleMs = DEFAULT_RESOLVER_LIMITS.feedStatusThrottleMs,
   tickBufferLimit = DEFAULT_RESOLVER_LIMITS.tickBufferLimit,

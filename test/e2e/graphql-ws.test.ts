@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from 'graphql-ws';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TickChange } from '../../src/ticks/tick.js';
 import { makeBatch, makeTick } from '../support/bus-fixtures.js';
 import { type GqlTestServer, startGqlServer, until, wsClient, wsSubscribe } from '../support/gql-server.js';
@@ -39,13 +39,25 @@ describe('graphql-ws subscriptions', () => {
     const sub = wsSubscribe<TicksData>(client(), TICKS, { keys: [A, B] });
     const [first] = await sub.waitFor((e) => e.length >= 1, 'snapshot');
     expect(first!.data!.ticks.updates).toEqual([
-      { instrumentKey: A, changed: expect.arrayContaining(['LTPC', 'DEPTH']), snapshot: true, tick: expect.objectContaining({ ltp: 101, mode: 'LTPC' }) },
+      {
+        instrumentKey: A,
+        changed: expect.arrayContaining(['LTPC', 'DEPTH']),
+        snapshot: true,
+        tick: expect.objectContaining({ ltp: 101, mode: 'LTPC' }),
+      },
     ]);
     await until(() => t.bus.stats().subscribers === 1, 'bus subscriber');
-    t.bus.publish(makeBatch({ tick: makeTick(A, 102), changed: TickChange.LTPC, snapshot: false }, { tick: makeTick('NSE_EQ|OTHER', 1), changed: 1, snapshot: false }));
+    t.bus.publish(
+      makeBatch(
+        { tick: makeTick(A, 102), changed: TickChange.LTPC, snapshot: false },
+        { tick: makeTick('NSE_EQ|OTHER', 1), changed: 1, snapshot: false },
+      ),
+    );
     t.bus.publish(makeBatch({ tick: makeTick(B, 55), changed: TickChange.LTPC, snapshot: false }));
     const events = await sub.waitFor((e) => e.length >= 3, 'two live events');
-    expect(events[1]!.data!.ticks.updates).toEqual([{ instrumentKey: A, changed: ['LTPC'], snapshot: false, tick: expect.objectContaining({ ltp: 102 }) }]);
+    expect(events[1]!.data!.ticks.updates).toEqual([
+      { instrumentKey: A, changed: ['LTPC'], snapshot: false, tick: expect.objectContaining({ ltp: 102 }) },
+    ]);
     expect(events[2]!.data!.ticks.updates.map((u) => [u.instrumentKey, u.tick.ltp])).toEqual([[B, 55]]);
     sub.dispose();
     await until(() => t.bus.stats().subscribers === 0, 'bus subscription freed after complete');
@@ -53,7 +65,9 @@ describe('graphql-ws subscriptions', () => {
 
   it('refuses keys outside the desired set with NOT_SUBSCRIBED naming subscribeInstruments', async () => {
     const sub = wsSubscribe(client(), TICKS, { keys: [A, 'NSE_EQ|INE000000000'] });
-    const [result] = await sub.waitFor((e) => e.length >= 1 || sub.errors.length > 0, 'refusal').catch(() => sub.events);
+    const [result] = await sub
+      .waitFor((e) => e.length >= 1 || sub.errors.length > 0, 'refusal')
+      .catch(() => sub.events);
     const errors = result?.errors ?? (sub.errors[0] as { message: string; extensions: Record<string, unknown> }[]);
     expect(errors[0]!.extensions).toMatchObject({ code: 'NOT_SUBSCRIBED', instrumentKeys: ['NSE_EQ|INE000000000'] });
     expect(errors[0]!.message).toContain('subscribeInstruments');

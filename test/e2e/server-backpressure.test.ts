@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
+import type { Client } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import type { Client } from 'graphql-ws';
 import { TickChange, type TickUpdate } from '../../src/ticks/tick.js';
 import { makeBatch, makeFullTick } from '../support/bus-fixtures.js';
 import { type GqlTestServer, startGqlServer, until, wsClient, wsSubscribe } from '../support/gql-server.js';
@@ -41,7 +41,10 @@ describe('a stalled graphql-ws client', () => {
     const lastLtpSeen = new Map<string, number>();
     const acked = new Promise<void>((resolve) => {
       raw.on('message', (data) => {
-        const message = JSON.parse(String(data)) as { type: string; payload?: { data?: { ticks: { updates: { instrumentKey: string; tick: { ltp: number } }[] } } } };
+        const message = JSON.parse(String(data)) as {
+          type: string;
+          payload?: { data?: { ticks: { updates: { instrumentKey: string; tick: { ltp: number } }[] } } };
+        };
         if (message.type === 'connection_ack') resolve();
         if (message.type === 'next') {
           stalledNexts++;
@@ -67,7 +70,11 @@ describe('a stalled graphql-ws client', () => {
 
     // Publish one batch, wait for the healthy client to receive it, repeat: synchronised by its events.
     for (let i = 1; i <= BATCHES; i++) {
-      const updates: TickUpdate[] = KEYS.map((key) => ({ tick: makeFullTick(key, 1_000 + i), changed: TickChange.LTPC | TickChange.DEPTH, snapshot: false }));
+      const updates: TickUpdate[] = KEYS.map((key) => ({
+        tick: makeFullTick(key, 1_000 + i),
+        changed: TickChange.LTPC | TickChange.DEPTH,
+        snapshot: false,
+      }));
       t.bus.publish(makeBatch(...updates));
       await sub.waitFor((events) => events.length >= i, `healthy event ${i}`);
     }
@@ -82,7 +89,11 @@ describe('a stalled graphql-ws client', () => {
 
     // Resumed, it converges to the latest state of every key without receiving every intermediate batch.
     (raw as unknown as { _socket: Socket })._socket.resume();
-    await until(() => KEYS.every((key) => lastLtpSeen.get(key) === 1_000 + BATCHES), 'stalled client converges', 30_000);
+    await until(
+      () => KEYS.every((key) => lastLtpSeen.get(key) === 1_000 + BATCHES),
+      'stalled client converges',
+      30_000,
+    );
     expect(stalledNexts).toBeLessThan(BATCHES);
   });
 });

@@ -176,7 +176,11 @@ export function createFakeCache(): FakeCache {
 }
 
 /** A stored tick with every column, ids increasing with `n`. */
-export function makeStoredTick(instrumentKey: string, n: number, exchangeTs = 1_760_000_000_000 + n * 1_000): StoredTick {
+export function makeStoredTick(
+  instrumentKey: string,
+  n: number,
+  exchangeTs = 1_760_000_000_000 + n * 1_000,
+): StoredTick {
   return {
     id: String(n),
     instrumentKey,

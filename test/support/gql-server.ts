@@ -115,7 +115,9 @@ export interface Collector<T> {
   dispose(): void;
 }
 
-export function collect<T>(start: (sink: { next(v: T): void; error(e: unknown): void; complete(): void }) => () => void): Collector<T> {
+export function collect<T>(
+  start: (sink: { next(v: T): void; error(e: unknown): void; complete(): void }) => () => void,
+): Collector<T> {
   const waiters = new Set<() => void>();
   const notify = () => {
     for (const waiter of [...waiters]) waiter();
