@@ -72,3 +72,115 @@ export interface TickStore {
   upsertSubscriptions(entries: ReadonlyArray<{ instrumentKey: string; mode: FeedMode }>): Promise<void>;
   removeSubscriptions(instrumentKeys: readonly string[]): Promise<void>;
 }
+
+// --- implementation -------------------------------------------------------------------------------------------
+
+import type { Tick as TickRow } from '../generated/prisma/sqlite/client.js';
+import type { Database } from './prisma.js';
+
+export interface TickStoreOptions {
+  /** The connected database (its Prisma client does every read here). */
+  database: Database;
+  /** Upper bound on a history page, whatever the caller asks for. @default 10_000 */
+  maxPageSize?: number;
+}
+
+export class HistoryQueryError extends Error {
+  override name = 'HistoryQueryError';
+}
+
+const toNumber = (value: bigint | null): number | null => (value === null ? null : Number(value));
+
+/** A Prisma `Tick` row as the store's {@link StoredTick} (bigints → numbers, id → decimal string). */
+export function toStoredTick(row: TickRow): StoredTick {
+  return {
+    id: row.id.toString(),
+    instrumentKey: row.instrumentKey,
+    exchangeTs: Number(row.exchangeTs),
+    receivedAt: Number(row.receivedAt),
+    mode: row.mode as FeedMode,
+    ltp: row.ltp,
+    lastTradeTime: toNumber(row.lastTradeTime),
+    ltq: toNumber(row.ltq),
+    closePrice: row.closePrice,
+    volume: toNumber(row.volume),
+    openInterest: row.openInterest,
+    averagePrice: row.averagePrice,
+    impliedVolatility: row.impliedVolatility,
+    totalBuyQty: row.totalBuyQty,
+    totalSellQty: row.totalSellQty,
+    bestBidPrice: row.bestBidPrice,
+    bestBidQty: toNumber(row.bestBidQty),
+    bestAskPrice: row.bestAskPrice,
+    bestAskQty: toNumber(row.bestAskQty),
+    dayOpen: row.dayOpen,
+    dayHigh: row.dayHigh,
+    dayLow: row.dayLow,
+    delta: row.delta,
+    theta: row.theta,
+    gamma: row.gamma,
+    vega: row.vega,
+    rho: row.rho,
+  };
+}
+
+export function createTickStore({ database, maxPageSize = 10_000 }: TickStoreOptions): TickStore {
+  const { prisma } = database;
+  return {
+    async history({ instrumentKey, from, to, order, limit, after }) {
+      if (!Number.isInteger(limit) || limit < 1)
+        throw new HistoryQueryError(`limit must be a positive integer, got ${limit}`);
+      if (after && !/^\d+$/.test(after.id))
+        throw new HistoryQueryError(`cursor id must be a decimal row id, got "${after.id}"`);
+      const asc = order === 'ASC';
+      const direction = asc ? 'asc' : 'desc';
+      // Keyset: rows strictly after (ts, id) in the page's order. The plain range bound on exchangeTs (`gte`/`lte`
+      // the cursor's ts) is redundant with the OR but lets both databases turn it into an index range on
+      // (instrumentKey, exchangeTs, id) instead of filtering every row before the cursor.
+      const exchangeTs: { gte?: bigint; lt?: bigint; lte?: bigint } = {};
+      if (from !== undefined) exchangeTs.gte = BigInt(from);
+      if (to !== undefined) exchangeTs.lt = BigInt(to);
+      let cursor = {};
+      if (after) {
+        const ts = BigInt(after.exchangeTs);
+        const id = BigInt(after.id);
+        if (asc) {
+          if (exchangeTs.gte === undefined || exchangeTs.gte < ts) exchangeTs.gte = ts;
+          cursor = { OR: [{ exchangeTs: { gt: ts } }, { exchangeTs: ts, id: { gt: id } }] };
+        } else {
+          exchangeTs.lte = ts;
+          cursor = { OR: [{ exchangeTs: { lt: ts } }, { exchangeTs: ts, id: { lt: id } }] };
+        }
+      }
+      const rows = await prisma.tick.findMany({
+        where: { instrumentKey, exchangeTs, ...cursor },
+        orderBy: [{ exchangeTs: direction }, { id: direction }],
+        take: Math.min(limit, maxPageSize),
+      });
+      return rows.map(toStoredTick);
+    },
+
+    async listSubscriptions() {
+      const rows = await prisma.instrumentSubscription.findMany({ orderBy: { instrumentKey: 'asc' } });
+      return rows.map((row) => ({ ...row, mode: row.mode as FeedMode }));
+    },
+
+    async upsertSubscriptions(entries) {
+      if (entries.length === 0) return;
+      await prisma.$transaction(
+        entries.map(({ instrumentKey, mode }) =>
+          prisma.instrumentSubscription.upsert({
+            where: { instrumentKey },
+            create: { instrumentKey, mode },
+            update: { mode },
+          }),
+        ),
+      );
+    },
+
+    async removeSubscriptions(instrumentKeys) {
+      if (instrumentKeys.length === 0) return;
+      await prisma.instrumentSubscription.deleteMany({ where: { instrumentKey: { in: [...instrumentKeys] } } });
+    },
+  };
+}

@@ -12,6 +12,7 @@ import pg from 'pg';
 import { silentLogger } from '../../src/logger.js';
 import { applyMigrations } from '../../src/store/migrate.js';
 import { createDatabase, type Database, type DatabaseProvider } from '../../src/store/prisma.js';
+import type { Tick, TickBatch } from '../../src/ticks/tick.js';
 import { announceSkip, TEST_DATABASE_URL } from './services.js';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -179,4 +180,55 @@ export function loadDmmf(schemaPath = join(repoRoot, 'prisma', 'schema.prisma'))
   const json = read(outPtr, outLen);
   exports.__wbindgen_free(outPtr, outLen, 1);
   return JSON.parse(json) as Dmmf;
+}
+
+// --- ticks ---------------------------------------------------------------------------------------------------
+
+/** A full-mode tick with every stored field set, distinct per `i` (exchangeTs = base + i). */
+export function sampleTick(i: number, overrides: Partial<Tick> = {}): Tick {
+  const ts = 1_763_000_000_000 + i;
+  return {
+    instrumentKey: `NSE_EQ|INE${String(i % 7).padStart(6, '0')}`,
+    mode: 'full',
+    isIndex: false,
+    exchangeTs: ts,
+    receivedAt: ts + 3,
+    ltp: 100 + i / 100,
+    lastTradeTime: ts - 10,
+    ltq: 25,
+    closePrice: 99.5,
+    iep: null,
+    depth: [
+      { bidQty: 40, bidPrice: 100.05, askQty: 60, askPrice: 100.1 },
+      { bidQty: 41, bidPrice: 100.0, askQty: 61, askPrice: 100.15 },
+    ],
+    candles: [
+      { interval: 'I1', open: 1, high: 2, low: 0.5, close: 1.5, volume: 10, ts: ts - 60_000 },
+      { interval: '1d', open: 98.25, high: 101.5, low: 97.75, close: 100, volume: 123_456, ts: ts - 3_600_000 },
+    ],
+    greeks: { delta: 0.51, theta: -2.5, gamma: 0.002, vega: 7.25, rho: 1.125 },
+    averagePrice: 99.9,
+    volume: 1_234_567 + i,
+    openInterest: 5_000,
+    impliedVolatility: 0.1334,
+    totalBuyQty: 10_000,
+    totalSellQty: 12_000,
+    auction: null,
+    ...overrides,
+  };
+}
+
+/** Wraps ticks as one pipeline batch. */
+export function batchOf(ticks: readonly Tick[]): TickBatch {
+  const last = ticks[ticks.length - 1];
+  return {
+    exchangeTs: last?.exchangeTs ?? 0,
+    receivedAt: last?.receivedAt ?? 0,
+    updates: ticks.map((tick) => ({ tick, changed: 1, snapshot: false })),
+  };
+}
+
+/** Rows in the Tick table, through Prisma. */
+export async function countTicks(database: Database): Promise<number> {
+  return database.prisma.tick.count();
 }
