@@ -9,7 +9,9 @@ import { z } from 'zod';
 export class ConfigError extends Error {
   override name = 'ConfigError';
   constructor(readonly problems: readonly string[]) {
-    super(`Invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n  - ${problems.join('\n  - ')}`);
+    super(
+      `Invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n  - ${problems.join('\n  - ')}`,
+    );
   }
 }
 
@@ -77,7 +79,11 @@ const schema = z.object({
   RECORDER_MAX_BUFFERED_TICKS: int(1_000, 50_000_000).default(200_000),
   RETENTION_MAX_AGE: duration.default(0),
 
-  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'expected redis://host:port').or(z.literal('')).default(''),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'expected redis://host:port')
+    .or(z.literal(''))
+    .default(''),
   SHUTDOWN_TIMEOUT: duration.default(10_000),
 });
 

@@ -4,7 +4,7 @@
  * and database passwords are scrubbed from every serialized line), so a secret that ends up inside an error
  * message or a URL still never reaches the output.
  */
-import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
+import { type DestinationStream, type Logger, type LoggerOptions, pino } from 'pino';
 
 export type { Logger } from 'pino';
 

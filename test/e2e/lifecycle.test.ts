@@ -1,0 +1,108 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import { afterAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { startTestApp, type TestApp } from '../support/app.js';
+
+const started: TestApp[] = [];
+afterAll(async () => {
+  for (const t of started) await t.stop();
+});
+
+async function gql(url: string, query: string, headers: Record<string, string> = {}) {
+  const response = await fetch(`${url}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify({ query }),
+  });
+  return { status: response.status, body: (await response.json()) as { data?: any; errors?: any[] } };
+}
+
+describe('server lifecycle', () => {
+  it('serves GraphQL, GraphiQL, /health and /ready on one port, with the simulated feed subscribed', async () => {
+    const t = await startTestApp();
+    started.push(t);
+    expect((await fetch(`${t.url}/health`)).status).toBe(200);
+    const ready = await fetch(`${t.url}/ready`);
+    expect(ready.status).toBe(200);
+
+    const graphiql = await fetch(`${t.url}/graphql`, { headers: { accept: 'text/html' } });
+    expect(graphiql.status).toBe(200);
+    expect(await graphiql.text()).toMatch(/graphiql/i);
+
+    const { body } = await gql(t.url, '{ feedStatus { source } instrumentSubscriptions { instrumentKey } }');
+    expect(body.errors).toBeUndefined();
+    expect(body.data.feedStatus.source).toBe('SIMULATOR');
+    expect(body.data.instrumentSubscriptions.length).toBeGreaterThan(0);
+    expect(t.logs.join('')).toMatch(/SIMULATED/);
+  });
+
+  it('stops in order: readiness off, WebSocket clients closed with 1001, HTTP closed, database disconnected; stop is idempotent', async () => {
+    const t = await startTestApp();
+    const ws = new WebSocket(`ws://127.0.0.1:${t.port}/graphql`, 'graphql-transport-ws');
+    await once(ws, 'open');
+    ws.send(JSON.stringify({ type: 'connection_init' }));
+    const [ack] = await once(ws, 'message');
+    expect(JSON.parse(String(ack)).type).toBe('connection_ack');
+
+    const closed = once(ws, 'close');
+    const first = t.app.stop();
+    const second = t.app.stop();
+    expect(second).toBe(first);
+    const [code] = await closed;
+    expect(code).toBe(1001);
+    await first;
+
+    await expect(fetch(`${t.url}/health`)).rejects.toThrow();
+    await expect(t.app.parts.database!.ping()).rejects.toThrow();
+    const lines = t.logs.map((l) => JSON.parse(l) as { msg: string });
+    expect(lines.at(-1)!.msg).toBe('stopped');
+    await t.stop();
+  });
+});
+
+describe('process entry (npm start)', () => {
+  function startMain(env: Record<string, string>) {
+    return spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      cwd: new URL('../..', import.meta.url).pathname,
+      env: { ...process.env, LOG_FORMAT: 'json', PORT: '0', HOST: '127.0.0.1', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+  }
+
+  it('refuses an invalid configuration with every problem listed, exit code 2, nothing started', async () => {
+    const child = startMain({ PORT: 'eighty', DATABASE_URL: 'mysql://nope', UPSTOX_PLUS: 'perhaps' });
+    let stderr = '';
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    const [code] = await once(child, 'exit');
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/3 problems/);
+    for (const name of ['PORT', 'DATABASE_URL', 'UPSTOX_PLUS']) expect(stderr).toContain(name);
+  });
+
+  it('starts with no configuration beyond a port, then exits 0 on SIGTERM after an ordered stop', async () => {
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const dir = mkdtempSync(`${tmpdir()}/tickgraph-main-`);
+    const child = startMain({ DATABASE_URL: `file:${dir}/t.db` });
+    const lines = createInterface({ input: child.stdout });
+    const seen: string[] = [];
+    const readyUrl = await new Promise<string>((resolve, reject) => {
+      lines.on('line', (line) => {
+        seen.push(line);
+        const url = /ready at (http:\/\/\S+)/.exec(line)?.[1];
+        if (url) resolve(url.replace('localhost', '127.0.0.1'));
+      });
+      child.once('exit', (code) => reject(new Error(`exited ${code}: ${seen.join('\n')}`)));
+    });
+    expect((await fetch(readyUrl.replace('/graphql', '/health'))).status).toBe(200);
+    child.kill('SIGTERM');
+    const [code] = await once(child, 'exit');
+    expect(code).toBe(0);
+    expect(seen.some((l) => l.includes('"stopped"'))).toBe(true);
+    rmSync(dir, { recursive: true, force: true });
+  });
+});
