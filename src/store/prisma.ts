@@ -66,6 +66,8 @@ export interface DatabaseOptions {
   /** PostgreSQL `statement_timeout` for every pooled connection, ms. Unset: the server's default. */
   statementTimeoutMs?: number;
   logger?: Logger;
+  /** Called with the SQL and parameters of every query Prisma runs (debugging, EXPLAIN in benchmarks). */
+  onQuery?: (query: { sql: string; params: string; durationMs: number }) => void;
 }
 
 export class DatabaseUrlError extends Error {
@@ -137,6 +139,7 @@ export function createDatabase({
   connectTimeoutMs = 5_000,
   statementTimeoutMs,
   logger,
+  onQuery,
 }: DatabaseOptions = {}): Database {
   const connection = parseDatabaseUrl(url, { connectTimeoutMs, statementTimeoutMs });
   const displayUrl = redactUrl(url);
@@ -146,7 +149,7 @@ export function createDatabase({
     // `timeout` is better-sqlite3's busy timeout: with the recorder's worker writing to the same file, a
     // read or a subscription upsert waits for the write lock instead of failing at once.
     const adapter = new PrismaBetterSqlite3({ url: connection.filename, timeout: connection.busyTimeoutMs });
-    prisma = new SqlitePrismaClient({ adapter });
+    prisma = new SqlitePrismaClient({ adapter, ...(onQuery ? { log: [{ emit: 'event', level: 'query' }] } : {}) });
   } else {
     const adapter = new PrismaPg(
       { ...pgConfig(connection), max: poolSize, idleTimeoutMillis: 30_000 },
@@ -156,7 +159,17 @@ export function createDatabase({
       },
     );
     // Same models and API; only the provider differs (see scripts/prisma-generate.mjs).
-    prisma = new PostgresPrismaClient({ adapter }) as unknown as PrismaDb;
+    prisma = new PostgresPrismaClient({
+      adapter,
+      ...(onQuery ? { log: [{ emit: 'event', level: 'query' }] } : {}),
+    }) as unknown as PrismaDb;
+  }
+  if (onQuery) {
+    (
+      prisma as unknown as {
+        $on(event: 'query', cb: (e: { query: string; params: string; duration: number }) => void): void;
+      }
+    ).$on('query', (e) => onQuery({ sql: e.query, params: e.params, durationMs: e.duration }));
   }
 
   let disconnecting: Promise<void> | undefined;
