@@ -11,7 +11,8 @@
  *   are int64 upstream and routinely exceed 2^31).
  */
 import SchemaBuilder from '@pothos/core';
-import { GraphQLError, Kind } from 'graphql';
+import { Kind } from 'graphql';
+import { createGraphQLError } from 'graphql-yoga';
 import type { GraphQLContext } from './context.js';
 
 export interface TickgraphSchemaTypes {
@@ -30,7 +31,7 @@ export type Builder = PothosSchemaTypes.SchemaBuilder<PothosSchemaTypes.ExtendDe
 function safeInteger(value: unknown, scalar: string): number {
   const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
   if (typeof n !== 'number' || !Number.isSafeInteger(n)) {
-    throw new GraphQLError(`${scalar} must be an integer within ±(2^53 − 1); got ${JSON.stringify(value)}`);
+    throw createGraphQLError(`${scalar} must be an integer within ±(2^53 − 1); got ${JSON.stringify(value)}`);
   }
   return n;
 }
@@ -44,7 +45,7 @@ export function createBuilder(): Builder {
     serialize: (value) => safeInteger(value, 'Timestamp'),
     parseValue: (value) => safeInteger(value, 'Timestamp'),
     parseLiteral: (node) => {
-      if (node.kind !== Kind.INT && node.kind !== Kind.STRING) throw new GraphQLError('Timestamp must be an integer');
+      if (node.kind !== Kind.INT && node.kind !== Kind.STRING) throw createGraphQLError('Timestamp must be an integer');
       return safeInteger(node.value, 'Timestamp');
     },
   });
@@ -54,7 +55,7 @@ export function createBuilder(): Builder {
     serialize: (value) => safeInteger(value, 'SafeInt'),
     parseValue: (value) => safeInteger(value, 'SafeInt'),
     parseLiteral: (node) => {
-      if (node.kind !== Kind.INT) throw new GraphQLError('SafeInt must be an integer literal');
+      if (node.kind !== Kind.INT) throw createGraphQLError('SafeInt must be an integer literal');
       return safeInteger(node.value, 'SafeInt');
     },
   });
@@ -62,7 +63,7 @@ export function createBuilder(): Builder {
   const parseDate = (value: unknown): Date => {
     const date = typeof value === 'string' ? new Date(value) : null;
     if (!date || Number.isNaN(date.getTime())) {
-      throw new GraphQLError(`DateTime must be an ISO-8601 string; got ${JSON.stringify(value)}`);
+      throw createGraphQLError(`DateTime must be an ISO-8601 string; got ${JSON.stringify(value)}`);
     }
     return date;
   };
@@ -71,7 +72,7 @@ export function createBuilder(): Builder {
     serialize: (value) => (value instanceof Date ? value : new Date(value as number)).toISOString(),
     parseValue: parseDate,
     parseLiteral: (node) => {
-      if (node.kind !== Kind.STRING) throw new GraphQLError('DateTime must be a string');
+      if (node.kind !== Kind.STRING) throw createGraphQLError('DateTime must be a string');
       return parseDate(node.value);
     },
   });

@@ -1,7 +1,15 @@
 import type { Client } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { type GqlTestServer, gql, sseSubscribe, startGqlServer, until, wsClient, wsSubscribe } from '../support/gql-server.js';
+import {
+  type GqlTestServer,
+  gql,
+  sseSubscribe,
+  startGqlServer,
+  until,
+  wsClient,
+  wsSubscribe,
+} from '../support/gql-server.js';
 
 const ADMIN = 'admin-key-0123456789';
 const READ = 'read-key-0123456789';
@@ -12,7 +20,9 @@ const SUBSCRIBE = 'mutation ($k: [String!]!) { subscribeInstruments(instrumentKe
 function connect(url: string, params: Record<string, unknown> | undefined): Promise<number | 'acked'> {
   return new Promise((resolve, reject) => {
     const socket = new WebSocket(url, 'graphql-transport-ws');
-    socket.on('open', () => socket.send(JSON.stringify({ type: 'connection_init', ...(params ? { payload: params } : {}) })));
+    socket.on('open', () =>
+      socket.send(JSON.stringify({ type: 'connection_init', ...(params ? { payload: params } : {}) })),
+    );
     socket.on('message', (data) => {
       if (JSON.parse(String(data)).type === 'connection_ack') {
         socket.close(1000);
@@ -80,7 +90,11 @@ describe('API keys', () => {
   it('lets a read key subscribe over graphql-ws but not mutate', async () => {
     const c = wsClient(t.wsUrl, { authorization: `Bearer ${READ}` });
     clients.push(c);
-    const sub = wsSubscribe<{ ticks: unknown }>(c, 'subscription ($k: [String!]!) { ticks(instrumentKeys: $k) { updates { instrumentKey } } }', { k: [A] });
+    const sub = wsSubscribe<{ ticks: unknown }>(
+      c,
+      'subscription ($k: [String!]!) { ticks(instrumentKeys: $k) { updates { instrumentKey } } }',
+      { k: [A] },
+    );
     await until(() => t.bus.stats().subscribers === 1, 'read-key subscription');
     const mutation = wsSubscribe(c, SUBSCRIBE, { k: ['NSE_EQ|INE467B01029'] });
     const [result] = await mutation.waitFor((e) => e.length >= 1, 'mutation result');

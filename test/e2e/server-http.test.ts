@@ -35,14 +35,26 @@ describe('HTTP endpoints', () => {
   it('serves the REST compatibility endpoints as JSON', async () => {
     const status = await fetch(`${t.url}/api/v1/websocket/status`);
     expect(status.status).toBe(200);
-    expect(await status.json()).toMatchObject({ status: 'success', data: { state: 'CONNECTED', droppedTicks: [{ reason: 'recorder-queue-full', count: 3 }] } });
+    expect(await status.json()).toMatchObject({
+      status: 'success',
+      data: { state: 'CONNECTED', droppedTicks: [{ reason: 'recorder-queue-full', count: 3 }] },
+    });
 
-    const subs = (await (await fetch(`${t.url}/api/v1/websocket/subscriptions`)).json()) as { data: { instrumentKey: string; mode: string }[] };
-    expect(subs.data.map((s) => [s.instrumentKey, s.mode])).toEqual([[A, 'FULL'], [B, 'FULL']]);
+    const subs = (await (await fetch(`${t.url}/api/v1/websocket/subscriptions`)).json()) as {
+      data: { instrumentKey: string; mode: string }[];
+    };
+    expect(subs.data.map((s) => [s.instrumentKey, s.mode])).toEqual([
+      [A, 'FULL'],
+      [B, 'FULL'],
+    ]);
 
-    const named = (await (await fetch(`${t.url}/api/v1/websocket/latest-ticks?instrumentKeys=${encodeURIComponent(`${A},${B}`)}`)).json()) as { data: { instrumentKey: string; ltp: number }[] };
+    const named = (await (
+      await fetch(`${t.url}/api/v1/websocket/latest-ticks?instrumentKeys=${encodeURIComponent(`${A},${B}`)}`)
+    ).json()) as { data: { instrumentKey: string; ltp: number }[] };
     expect(named.data).toEqual([expect.objectContaining({ instrumentKey: A, ltp: 1_234.5 })]);
-    const all = (await (await fetch(`${t.url}/api/v1/websocket/latest-ticks`)).json()) as { data: { instrumentKey: string }[] };
+    const all = (await (await fetch(`${t.url}/api/v1/websocket/latest-ticks`)).json()) as {
+      data: { instrumentKey: string }[];
+    };
     expect(all.data.map((tick) => tick.instrumentKey)).toEqual([A]);
 
     const bad = await fetch(`${t.url}/api/v1/websocket/latest-ticks?instrumentKeys=nope`);
