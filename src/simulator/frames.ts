@@ -160,7 +160,7 @@ export function buildMarketInfo(
   const preOpenEnd: WireStatusInfo = { status: 'PRE_OPEN_END', updatedTime: dayStart + (9 * 60 + 8) * 60_000 };
   const info: WireMarketInfo = {
     segmentStatus: status,
-    casMarketStatus: {},
+    // casMarketStatus: no entry (an empty map is not on the wire at all).
     preOpenSessionStatus: { NSE_EQ: { ...preOpenEnd }, NSE_FO: { ...preOpenEnd } },
   };
   return { type: FRAME_TYPE.market_info, currentTs: now, marketInfo: info };
