@@ -38,7 +38,7 @@ export interface AppServices {
    * The tick pipeline: its handlers' queue-full drops appear in `feedStatus.droppedTicks` as
    * `handler-queue-full:<handler>`. Optional (tests without a pipeline).
    */
-  readonly pipeline?: Pick<Pipeline, 'stats'>;
+  readonly pipeline?: Pipeline;
   /** Other drop counters for `feedStatus.droppedTicks` (e.g. the recorder's). @default none */
   readonly stats?: () => DropStats;
 }

@@ -10,7 +10,8 @@
 import type { Logger } from '../logger.js';
 import type { TickStore } from '../store/tick-store.js';
 import type { FeedClient } from '../upstox/feed-client.js';
-import { FEED_MODES, type FeedMode, instrumentKeyProblem, KEY_CAPS } from '../upstox/protocol.js';
+import { type FeedMode, instrumentKeyProblem } from '../upstox/protocol.js';
+import { CapExceededError, type CapViolation, checkCaps } from '../upstox/subscriptions.js';
 
 export type SubscriptionOutcome =
   | 'SUBSCRIBED'
@@ -80,32 +81,6 @@ export interface InstrumentServiceOptions {
   readonly logger: Logger;
 }
 
-/** Details of the first cap the set would break. */
-export interface CapBreach {
-  readonly mode: FeedMode;
-  /** Which cap applies: `individual` (one mode in use), `combined` (several modes in use). */
-  readonly cap: 'individual' | 'combined';
-  readonly limit: number;
-  readonly requested: number;
-  readonly excess: number;
-}
-
-/**
- * The first cap (in FEED_MODES order) that `desired` breaks, or null. Upstox caps per connection (§2.5):
- * the individual cap when one mode is in use, the combined cap for every mode when several are.
- */
-export function findCapBreach(desired: ReadonlyMap<string, FeedMode>): CapBreach | null {
-  const counts = new Map<FeedMode, number>();
-  for (const mode of desired.values()) counts.set(mode, (counts.get(mode) ?? 0) + 1);
-  const cap = counts.size > 1 ? 'combined' : 'individual';
-  for (const mode of FEED_MODES) {
-    const requested = counts.get(mode) ?? 0;
-    const limit = KEY_CAPS[mode][cap];
-    if (requested > limit) return { mode, cap, limit, requested, excess: requested - limit };
-  }
-  return null;
-}
-
 const SHOWN_KEYS = 10;
 function listForMessage(keys: readonly string[]): string {
   const shown = keys.slice(0, SHOWN_KEYS).map((k) => JSON.stringify(k));
@@ -142,32 +117,33 @@ export function validateInstrumentKeys(instrumentKeys: readonly string[]): strin
   return unique;
 }
 
-function capError(breach: CapBreach, options?: ErrorOptions): InstrumentRequestError {
+/** Our coded error for a cap violation (the same check the feed client runs in setDesired). */
+function capError(violation: CapViolation, options?: ErrorOptions): InstrumentRequestError {
+  if (violation.cap === 'plan') {
+    return new InstrumentRequestError(
+      `Mode FULL_D30 needs an Upstox Plus subscription, which this server is not configured for (${violation.requested} keys requested)`,
+      'PLUS_REQUIRED',
+      { mode: violation.mode, requested: violation.requested },
+      options,
+    );
+  }
   return new InstrumentRequestError(
-    `The request would subscribe ${breach.requested} keys in mode ${breach.mode}, over the ${breach.cap} cap of ${breach.limit} by ${breach.excess}; unsubscribe some keys or use another mode`,
+    `The request would subscribe ${violation.requested} keys in mode ${violation.mode}, over the ${violation.cap} cap of ${violation.limit} by ${violation.excess}; unsubscribe some keys or use another mode`,
     'CAP_EXCEEDED',
-    { ...breach },
+    {
+      mode: violation.mode,
+      cap: violation.cap,
+      limit: violation.limit,
+      requested: violation.requested,
+      excess: violation.excess,
+    },
     options,
   );
 }
 
-/** Maps the feed client's CapExceededError (subscriptions.ts) without importing it, to our coded error. */
-function asCapError(error: unknown): InstrumentRequestError | null {
-  if (!(error instanceof Error) || error.name !== 'CapExceededError') return null;
-  const e = error as Error & Partial<CapBreach> & { cap?: unknown };
-  const mode = (e.mode ?? 'ltpc') as FeedMode;
-  const limit = typeof e.limit === 'number' ? e.limit : 0;
-  const requested = typeof e.requested === 'number' ? e.requested : 0;
-  return capError(
-    {
-      mode,
-      cap: e.cap === 'combined' ? 'combined' : 'individual',
-      limit,
-      requested,
-      excess: typeof e.excess === 'number' ? e.excess : requested - limit,
-    },
-    { cause: error },
-  );
+/** The feed client's CapExceededError as our coded error; other errors as they are. */
+function fromFeedError(error: unknown): unknown {
+  return error instanceof CapExceededError ? capError(error, { cause: error }) : error;
 }
 
 export function createInstrumentService({
@@ -186,20 +162,10 @@ export function createInstrumentService({
     return run;
   }
 
-  function checkMode(mode: FeedMode, count: number): void {
-    if (mode === 'full_d30' && !plus) {
-      throw new InstrumentRequestError(
-        'Mode FULL_D30 needs an Upstox Plus subscription, which this server is not configured for',
-        'PLUS_REQUIRED',
-        { mode, requested: count },
-      );
-    }
-  }
-
   /** Persists the difference between `current` and `next`, then applies `next`; compensates on failure. */
   async function commit(current: ReadonlyMap<string, FeedMode>, next: Map<string, FeedMode>): Promise<void> {
-    const breach = findCapBreach(next);
-    if (breach) throw capError(breach);
+    const violation = checkCaps(next, { plus });
+    if (violation) throw capError(violation);
 
     const upserts: { instrumentKey: string; mode: FeedMode }[] = [];
     const removals: string[] = [];
@@ -227,7 +193,7 @@ export function createInstrumentService({
           'could not restore the persisted subscription set after the feed refused it',
         ),
       );
-      throw asCapError(error) ?? error;
+      throw fromFeedError(error);
     }
     logger.info(
       { upserted: upserts.length, removed: removals.length, desired: next.size },
@@ -257,12 +223,12 @@ export function createInstrumentService({
         }
         next.set(row.instrumentKey, row.mode);
       }
-      const breach = findCapBreach(next);
-      if (breach) throw capError(breach);
+      const violation = checkCaps(next, { plus });
+      if (violation) throw capError(violation);
       try {
         feed.setDesired(next);
       } catch (error) {
-        throw asCapError(error) ?? error;
+        throw fromFeedError(error);
       }
       logger.info({ desired: next.size }, 'loaded persisted subscriptions');
     },
@@ -270,7 +236,6 @@ export function createInstrumentService({
     subscribe(instrumentKeys, mode) {
       return serialize(async () => {
         const keys = validateInstrumentKeys(instrumentKeys);
-        checkMode(mode, keys.length);
         const current = feed.desired();
         const next = new Map(current);
         const results = keys.map((instrumentKey): SubscriptionResult => {
@@ -301,7 +266,6 @@ export function createInstrumentService({
     changeMode(instrumentKeys, mode) {
       return serialize(async () => {
         const keys = validateInstrumentKeys(instrumentKeys);
-        checkMode(mode, keys.length);
         const current = feed.desired();
         const next = new Map(current);
         const results = keys.map((instrumentKey): SubscriptionResult => {

@@ -3,27 +3,13 @@
  * The tick bus is the real one (src/ticks/tick-bus.ts): its conflation and return() are what these tests
  * rely on.
  */
-import { findCapBreach } from '../../src/instruments/instrument-service.js';
 import type { HistoryQuery, InstrumentSubscriptionRow, StoredTick, TickStore } from '../../src/store/tick-store.js';
 import type { Tick } from '../../src/ticks/tick.js';
 import type { FeedClient, FeedClientEvents, FeedStatus, SegmentStatus } from '../../src/upstox/feed-client.js';
 import type { FeedMode } from '../../src/upstox/protocol.js';
+import { CapExceededError, checkCaps } from '../../src/upstox/subscriptions.js';
 
 const zeroModes = (): Record<FeedMode, number> => ({ ltpc: 0, option_greeks: 0, full: 0, full_d30: 0 });
-
-/** Shaped like the feed client's CapExceededError (src/upstox/subscriptions.ts). */
-export class FakeCapExceededError extends Error {
-  override name = 'CapExceededError';
-  constructor(
-    readonly mode: FeedMode,
-    readonly cap: 'individual' | 'combined',
-    readonly limit: number,
-    readonly requested: number,
-    readonly excess: number,
-  ) {
-    super(`cap exceeded for ${mode}`);
-  }
-}
 
 export interface FakeFeed extends FeedClient {
   /** Makes the "connection" send the desired set (active = desired). */
@@ -81,10 +67,9 @@ export function createFakeFeed({ connected = true }: { connected?: boolean } = {
     active: () => active,
     setDesired(next) {
       calls++;
-      const breach = findCapBreach(next);
-      if (breach) {
-        throw new FakeCapExceededError(breach.mode, breach.cap, breach.limit, breach.requested, breach.excess);
-      }
+      // Like the real client: an over-cap set throws and changes nothing (Plus assumed; the service checks it).
+      const violation = checkCaps(next, { plus: true });
+      if (violation) throw new CapExceededError(violation);
       if (failure) {
         const error = failure;
         failure = null;

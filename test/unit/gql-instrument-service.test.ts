@@ -1,12 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import {
-  createInstrumentService,
-  findCapBreach,
-  InstrumentRequestError,
-} from '../../src/instruments/instrument-service.js';
+import { createInstrumentService, InstrumentRequestError } from '../../src/instruments/instrument-service.js';
 import { silentLogger } from '../../src/logger.js';
-import type { FeedMode } from '../../src/upstox/protocol.js';
-import { createFakeFeed, createFakeStore, FakeCapExceededError } from '../support/gql-fakes.js';
+import { CapExceededError } from '../../src/upstox/subscriptions.js';
+import { createFakeFeed, createFakeStore } from '../support/gql-fakes.js';
 
 const A = 'NSE_EQ|INE002A01018';
 const B = 'NSE_EQ|INE467B01029';
@@ -27,26 +23,6 @@ const rejection = async (promise: Promise<unknown>) => {
   expect(error).toBeInstanceOf(InstrumentRequestError);
   return error as InstrumentRequestError;
 };
-
-describe('findCapBreach', () => {
-  it('applies the individual cap when one mode is in use and the combined cap when several are', () => {
-    const only = new Map<string, FeedMode>(keys(5_000).map((k) => [k, 'ltpc']));
-    expect(findCapBreach(only)).toBeNull();
-    only.set('NSE_FO|x', 'ltpc');
-    expect(findCapBreach(only)).toEqual({ mode: 'ltpc', cap: 'individual', limit: 5_000, requested: 5_001, excess: 1 });
-    const mixed = new Map<string, FeedMode>(keys(2_001).map((k) => [k, 'ltpc']));
-    mixed.set('NSE_EQ|y', 'full');
-    expect(findCapBreach(mixed)).toEqual({ mode: 'ltpc', cap: 'combined', limit: 2_000, requested: 2_001, excess: 1 });
-  });
-
-  it('caps full_d30 at 50 keys', () => {
-    expect(findCapBreach(new Map(keys(51).map((k) => [k, 'full_d30' as FeedMode])))).toMatchObject({
-      mode: 'full_d30',
-      limit: 50,
-      excess: 1,
-    });
-  });
-});
 
 describe('createInstrumentService', () => {
   it('persists before applying and reports outcomes per unique key', async () => {
@@ -85,6 +61,15 @@ describe('createInstrumentService', () => {
     expect((await rejection(service.subscribe([], 'ltpc'))).code).toBe('NO_INSTRUMENT_KEYS');
   });
 
+  it('applies the individual cap with one mode in use and the combined cap with several', async () => {
+    const { service } = setup();
+    await service.subscribe(keys(5_000), 'ltpc');
+    const individual = await rejection(service.subscribe(['NSE_EQ|one-more'], 'ltpc'));
+    expect(individual.details).toEqual({ mode: 'ltpc', cap: 'individual', limit: 5_000, requested: 5_001, excess: 1 });
+    const combined = await rejection(service.subscribe(['NSE_EQ|other'], 'full'));
+    expect(combined.details).toEqual({ mode: 'ltpc', cap: 'combined', limit: 2_000, requested: 5_000, excess: 3_000 });
+  });
+
   it('refuses a cap breach before persisting anything', async () => {
     const { feed, store, service } = setup();
     await service.subscribe([A], 'ltpc');
@@ -98,7 +83,9 @@ describe('createInstrumentService', () => {
   it('restores the store when the feed refuses the set after it was persisted', async () => {
     const { feed, store, service } = setup();
     await service.subscribe([A], 'ltpc');
-    feed.failNextSetDesired(new FakeCapExceededError('ltpc', 'individual', 1, 2, 1));
+    feed.failNextSetDesired(
+      new CapExceededError({ mode: 'ltpc', cap: 'individual', limit: 1, requested: 2, excess: 1 }),
+    );
     const error = await rejection(service.subscribe([B], 'full'));
     expect(error.code).toBe('CAP_EXCEEDED');
     expect(error.details).toMatchObject({ mode: 'ltpc', limit: 1, excess: 1 });
