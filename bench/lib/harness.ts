@@ -71,6 +71,8 @@ export interface SavedResult extends Result {
   readonly machine: MachineInfo;
   readonly profile: Profile;
   readonly durationMs: number;
+  /** 1-minute load average when the benchmark started and ended: other work on the machine skews figures. */
+  readonly loadAverage?: { readonly start: number; readonly end: number };
 }
 
 /** Writes `<dir>/<name>.json` and returns its path. */

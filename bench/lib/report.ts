@@ -12,7 +12,7 @@ export async function markdownReport(dir: string, names: readonly string[]): Pro
     const saved = JSON.parse(await readFile(file, 'utf8')) as SavedResult;
     parts.push(`### ${name}`);
     parts.push(
-      `Profile \`${saved.profile}\`, ${saved.date}, ${saved.machine.cores} × ${saved.machine.cpuModel}, ${saved.machine.memoryMiB} MiB, Node ${saved.machine.node}, ${(saved.durationMs / 1000).toFixed(0)} s.`,
+      `Profile \`${saved.profile}\`, ${saved.date}, ${saved.machine.cores} × ${saved.machine.cpuModel}, ${saved.machine.memoryMiB} MiB, Node ${saved.machine.node}, ${(saved.durationMs / 1000).toFixed(0)} s${saved.loadAverage ? `, load average ${saved.loadAverage.start.toFixed(1)} → ${saved.loadAverage.end.toFixed(1)}` : ''}.`,
     );
     if (saved.rows.length > 0) parts.push(formatMarkdownTable(saved));
     if (saved.goals?.length) {

@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { loadavg } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import {
   asBenchmark,
@@ -103,6 +104,7 @@ export async function runBenchmarks(options: RunnerOptions): Promise<RunnerOutco
   for (const name of names) {
     print(`\n== ${name} ==`);
     const started = performance.now();
+    const loadAtStart = loadavg()[0]!;
     try {
       const { benchmark, path } = await loadBenchmark(name);
       if (!benchmark && !path) {
@@ -121,13 +123,16 @@ export async function runBenchmarks(options: RunnerOptions): Promise<RunnerOutco
         machine,
         profile,
         durationMs: Math.round(performance.now() - started),
+        loadAverage: { start: loadAtStart, end: loadavg()[0]! },
         ...result,
       };
       if (result.rows.length > 0) print(`\n${formatTable(result)}`);
       if (result.goals?.length) print(`\n${formatGoals(result.goals)}`);
       if (benchmark && result.notes?.length) print(result.notes.map((note) => `  note: ${note}`).join('\n'));
       const file = await saveResult(outDir, saved);
-      print(`  → ${file} (${(saved.durationMs / 1000).toFixed(1)} s)`);
+      print(
+        `  → ${file} (${(saved.durationMs / 1000).toFixed(1)} s; load average ${saved.loadAverage!.start.toFixed(1)} → ${saved.loadAverage!.end.toFixed(1)} on ${machine.cores} cores)`,
+      );
       outcomes.push({ name, ok: true, file, result: saved });
     } catch (error) {
       const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
