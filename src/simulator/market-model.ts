@@ -387,7 +387,7 @@ export function isinCheckDigit(first11: string): number {
 }
 
 export interface GenerateUniverseOptions {
-  /** Synthetic NSE equities with valid-looking ISINs (`INE` + 8 alphanumerics + `01` … + check digit). @default 2000 */
+  /** Synthetic NSE equities with valid-looking ISINs (`INE` + 4-char issuer + `Z101` + check digit). @default 2000 */
   equities?: number;
   /** Synthetic NSE_FO options (CE/PE pairs on the generated equities). @default 0 */
   options?: number;
@@ -422,7 +422,8 @@ export function generateUniverse({
       issuer = alphabet[n % 36] + issuer;
       n = Math.floor(n / 36);
     }
-    const body = `INE${issuer}Z0101`;
+    // Security-type digits "Z1" keep generated ISINs out of the real INE…01 range.
+    const body = `INE${issuer}Z101`;
     const isin = `${body}${isinCheckDigit(body)}`;
     const symbol = `SIM${i}`;
     const close = Math.round((20 + random() ** 2 * 4_000) * 20) / 20;
@@ -500,6 +501,8 @@ interface Slot {
   cpPaise: number;
   turnover: number;
   minute: MutableCandle;
+  /** Trades in the forming minute (indices have no volume, so volume cannot tell). */
+  minuteTrades: number;
   /** Depth is regenerated lazily from (slot, version, mid); see depth(). */
   depthVersion: number;
   depthMidPaise: number;
@@ -599,6 +602,7 @@ export function createMarketModel({
       cpPaise,
       turnover: rupees(atpPaise) * vtt,
       minute: { open: view.ltp, high: view.ltp, low: view.ltp, close: view.ltp, vol: 0, ts: minuteTs },
+      minuteTrades: 0,
       depthVersion: 0,
       depthMidPaise: ltpPaise,
       basisPaise: 0,
@@ -673,11 +677,13 @@ export function createMarketModel({
     day.close = ltp;
     day.vol = v.vtt;
     const m = minuteStart(t);
-    if (m !== slot.minute.ts) {
+    if (m !== slot.minute.ts || slot.minuteTrades === 0) {
       // The forming minute completed: it becomes I1 (Upstox shows the last completed minute, §3.4).
-      if (slot.minute.vol > 0 || isIndex) v.lastMinute = slot.minute;
+      if (m !== slot.minute.ts && slot.minuteTrades > 0) v.lastMinute = slot.minute;
       slot.minute = { open: ltp, high: ltp, low: ltp, close: ltp, vol: qty, ts: m };
+      slot.minuteTrades = 1;
     } else {
+      slot.minuteTrades++;
       const cur = slot.minute;
       cur.high = Math.max(cur.high, ltp);
       cur.low = Math.min(cur.low, ltp);
