@@ -96,7 +96,9 @@ export async function authorize({
     });
   } catch (cause) {
     if (signal?.aborted) throw new AuthorizeError('NETWORK', 'authorize aborted', { cause });
-    const reason = timeout.aborted ? `timed out after ${timeoutMs} ms` : scrub(String((cause as Error)?.message ?? cause));
+    const reason = timeout.aborted
+      ? `timed out after ${timeoutMs} ms`
+      : scrub(String((cause as Error)?.message ?? cause));
     throw new AuthorizeError('NETWORK', `authorize request to ${url.origin} failed: ${reason}`, { cause });
   }
 
@@ -128,7 +130,10 @@ export async function authorize({
     });
   }
   if (status >= 500) {
-    throw new AuthorizeError('SERVER', `authorize failed on the server: HTTP ${status}${codeNote}`, { status, upstoxCode });
+    throw new AuthorizeError('SERVER', `authorize failed on the server: HTTP ${status}${codeNote}`, {
+      status,
+      upstoxCode,
+    });
   }
   if (!response.ok) {
     throw new AuthorizeError('BAD_RESPONSE', `authorize answered HTTP ${status}${codeNote}`, { status, upstoxCode });

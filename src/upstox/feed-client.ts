@@ -136,7 +136,9 @@ export class InvalidInstrumentKeyError extends Error {
         .slice(0, 5)
         .map((k) => JSON.stringify(k))
         .join(', ')}${keys.length > 5 ? ` (+${keys.length - 5} more)` : ''}: ${
-        problem === 'FORMAT' ? 'expected SEGMENT|IDENTIFIER' : `unknown segment (expected one of ${SEGMENTS.join(', ')})`
+        problem === 'FORMAT'
+          ? 'expected SEGMENT|IDENTIFIER'
+          : `unknown segment (expected one of ${SEGMENTS.join(', ')})`
       }`,
     );
   }
@@ -343,7 +345,8 @@ export function createFeedClient({
   function validate(next: ReadonlyMap<string, FeedMode>): void {
     const bad = new Map<InstrumentKeyProblem, string[]>();
     for (const [key, mode] of next) {
-      if (!isFeedMode(mode)) throw new TypeError(`unknown feed mode ${JSON.stringify(mode)} for ${JSON.stringify(key)}`);
+      if (!isFeedMode(mode))
+        throw new TypeError(`unknown feed mode ${JSON.stringify(mode)} for ${JSON.stringify(key)}`);
       const problem = instrumentKeyProblem(key);
       if (problem) bad.set(problem, [...(bad.get(problem) ?? []), key]);
     }
@@ -427,7 +430,10 @@ export function createFeedClient({
       ws = new WebSocket(url, { followRedirects: true, maxRedirects, handshakeTimeout: handshakeTimeoutMs });
     } catch (error) {
       const message = scrub(error instanceof Error ? error.message : String(error), urlSecrets);
-      handleFailure(new FeedConnectionError('HANDSHAKE', `cannot open the feed socket: ${message}`, { cause: error }), gen);
+      handleFailure(
+        new FeedConnectionError('HANDSHAKE', `cannot open the feed socket: ${message}`, { cause: error }),
+        gen,
+      );
       return;
     }
     socket = ws;
