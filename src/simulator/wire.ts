@@ -1,20 +1,11 @@
 /**
- * protobufjs binding of proto/MarketDataFeedV3.proto for the simulator (reflection, no generated code).
- *
- * The feed client owns src/upstox/proto.ts; until that lands the simulator loads the same .proto itself so the
- * two sides never share a hand-written codec (a shared bug would cancel out in tests). Everything here is
- * plain data in → bytes out, and bytes in → plain data out (for tests and the replay's `frame` events).
+ * The simulator's side of the wire: plain FeedResponse shapes it builds, and an encoder/decoder over the
+ * protobufjs binding of proto/MarketDataFeedV3.proto that the feed client owns (src/upstox/proto.ts). One
+ * reflected .proto for both sides; the simulator's tests still decode with their own reflection
+ * (test/support/sim-client.ts), so a binding bug cannot cancel out.
  */
-import { fileURLToPath } from 'node:url';
-import protobuf from 'protobufjs';
-
-/** Fully-qualified name of the top-level message (§3). */
-export const FEED_RESPONSE_TYPE = 'com.upstox.marketdatafeederv3udapi.rpc.proto.FeedResponse';
-
-/** Path of the .proto in the repository (two levels up from src/simulator and from dist/src/simulator alike). */
-export function defaultProtoPath(): string {
-  return fileURLToPath(new URL('../../proto/MarketDataFeedV3.proto', import.meta.url));
-}
+import type protobuf from 'protobufjs';
+import { FeedResponse } from '../upstox/proto.js';
 
 /**
  * Plain-object shapes the simulator encodes. Enums are numbers, int64 are numbers (all values stay far below
@@ -115,12 +106,11 @@ export interface FeedCodec {
 }
 
 /**
- * Loads the .proto (synchronously, a few ms) and returns an encoder/decoder pair. Each caller gets its own
- * Root: no module-level cache, per the house rules.
+ * Encoder/decoder over the shared FeedResponse type. Encoding takes the plain object as is (no `fromObject`
+ * copy): enums and int64 must already be numbers, which is what the frame builders produce.
  */
-export function createFeedCodec(protoPath: string = defaultProtoPath()): FeedCodec {
-  const root = protobuf.loadSync(protoPath);
-  const type = root.lookupType(FEED_RESPONSE_TYPE);
+export function createFeedCodec(): FeedCodec {
+  const type = FeedResponse;
   return {
     type,
     encode: (response) => type.encode(response as unknown as Record<string, unknown>).finish(),
