@@ -5,12 +5,16 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { type WebSocket, WebSocketServer } from 'ws';
+import { createLogger } from '../../src/logger.js';
 import { generateUniverse } from '../../src/simulator/market-model.js';
 import { readRecording } from '../../src/simulator/recording.js';
 import type { WireFeed } from '../../src/simulator/wire.js';
+import { createLatestCache } from '../../src/ticks/latest-cache.js';
 import type { Tick, TickBatch } from '../../src/ticks/tick.js';
 import { AuthorizeError, authorize, parseRetryAfter, redactFeedUrl } from '../../src/upstox/authorizer.js';
-import { FeedConnectionError, InvalidInstrumentKeyError } from '../../src/upstox/feed-client.js';
+import { createFeedClient, FeedConnectionError, InvalidInstrumentKeyError } from '../../src/upstox/feed-client.js';
+import { encodeFeedResponse } from '../../src/upstox/proto.js';
 import type { FeedMode } from '../../src/upstox/protocol.js';
 import { CapExceededError } from '../../src/upstox/subscriptions.js';
 import { type FeedHarness, startFeedHarness } from '../support/feed-harness.js';
@@ -355,6 +359,94 @@ describe('feed client against the simulator', () => {
       expect(frames).toBe(decoded);
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('feed client against a hand-rolled upstream', () => {
+  /** Authorize → `ws://…/redirect?code=…` → 307 → `/feeds`, which either refuses (403) or sends `onOpen` frames. */
+  async function fakeUpstream(feed: { refuse?: number; onOpen?: (ws: WebSocket) => void }) {
+    const wss = new WebSocketServer({ noServer: true });
+    const upgrades: string[] = [];
+    const server = createServer((_req, res) => {
+      const uri = `ws://127.0.0.1:${(server.address() as AddressInfo).port}/redirect?requestId=r&code=single-use-code`;
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ status: 'success', data: { authorized_redirect_uri: uri } }));
+    });
+    server.on('upgrade', (req, socket, head) => {
+      upgrades.push(req.url ?? '');
+      if (req.url?.startsWith('/redirect')) {
+        socket.end('HTTP/1.1 307 Temporary Redirect\r\nLocation: /feeds?code=second-code\r\nContent-Length: 0\r\n\r\n');
+      } else if (feed.refuse) {
+        socket.end(`HTTP/1.1 ${feed.refuse} Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
+      } else {
+        wss.handleUpgrade(req, socket, head, (ws) => feed.onOpen?.(ws));
+      }
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    return {
+      base,
+      upgrades,
+      close: async () => {
+        for (const ws of wss.clients) ws.terminate();
+        wss.close();
+        server.closeAllConnections();
+        await new Promise((resolve) => server.close(resolve));
+      },
+    };
+  }
+
+  it('follows the handshake redirect, ignores text frames and decodes binary ones', async () => {
+    const upstream = await fakeUpstream({
+      onOpen: (ws) => {
+        ws.send('{"status":"failed"}'); // text: ignored and counted
+        ws.send(encodeFeedResponse({ type: 2, currentTs: 5, marketInfo: { segmentStatus: { NSE_EQ: 3 } } }));
+      },
+    });
+    const client = createFeedClient({ apiBase: upstream.base, accessToken: 'tok-1234', cache: createLatestCache() });
+    try {
+      const segments = new Promise((resolve) => client.on('marketInfo', resolve));
+      client.start();
+      expect(await segments).toEqual([expect.objectContaining({ segment: 'NSE_EQ', status: 'NORMAL_CLOSE' })]);
+      expect(client.status()).toMatchObject({ state: 'CONNECTED', framesDecoded: 1, textFramesIgnored: 1 });
+      expect(upstream.upgrades).toEqual(['/redirect?requestId=r&code=single-use-code', '/feeds?code=second-code']);
+    } finally {
+      await client.stop();
+      await upstream.close();
+    }
+  });
+
+  it('goes UNAUTHORIZED when the WebSocket handshake answers 403, without logging the code', async () => {
+    const upstream = await fakeUpstream({ refuse: 403 });
+    const lines: string[] = [];
+    const logger = createLogger({ level: 'debug', destination: { write: (line: string) => void lines.push(line) } });
+    const client = createFeedClient({
+      apiBase: upstream.base,
+      accessToken: 'tok-1234',
+      cache: createLatestCache(),
+      logger,
+    });
+    try {
+      const unauthorized = new Promise<void>((resolve) =>
+        client.on('status', (s) => {
+          if (s.state === 'UNAUTHORIZED') resolve();
+        }),
+      );
+      client.start();
+      await unauthorized;
+      expect(client.status().lastError).toBe('feed handshake answered HTTP 403');
+      expect(upstream.upgrades).toHaveLength(2);
+      expect(lines.length).toBeGreaterThan(0);
+      for (const line of lines) {
+        expect(line).not.toContain('single-use-code');
+        expect(line).not.toContain('second-code');
+        expect(line).not.toContain('tok-1234');
+      }
+    } finally {
+      await client.stop();
+      await upstream.close();
     }
   });
 });
