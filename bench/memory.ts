@@ -55,7 +55,7 @@ export const memoryBenchmark: Benchmark = {
       ['full', size.fullSteps],
     ] as const) {
       const max = Math.max(...steps);
-      await withServer(max, Math.max(200, max), async (_simulator, server) => {
+      await withServer(max, Math.max(200, max), async (simulator, server) => {
         await sleep(size.settleMs);
         const idle = await server.settledMemory();
         if (mode === 'ltpc') {
@@ -68,14 +68,17 @@ export const memoryBenchmark: Benchmark = {
             'RSS MiB': idle.rssMiB,
             'heap MiB': idle.heapMiB,
             'Δ RSS MiB': 0,
+            'Δ heap MiB': 0,
             'per 1,000 instruments MiB': null,
+            'heap per 1,000 instruments MiB': null,
             'per client KiB': null,
+            'heap per client KiB': null,
           });
           log(`idle: RSS ${idle.rssMiB.toFixed(1)} MiB`);
         }
         let subscribed = 0;
         for (const step of steps) {
-          await server.subscribe(_simulator.keys.slice(subscribed, step), mode);
+          await server.subscribe(simulator.keys.slice(subscribed, step), mode);
           subscribed = step;
           await sleep(size.settleMs);
           const now = await server.settledMemory();
@@ -88,8 +91,11 @@ export const memoryBenchmark: Benchmark = {
             'RSS MiB': now.rssMiB,
             'heap MiB': now.heapMiB,
             'Δ RSS MiB': delta,
+            'Δ heap MiB': now.heapMiB - idle.heapMiB,
             'per 1,000 instruments MiB': (delta * 1_000) / step,
+            'heap per 1,000 instruments MiB': ((now.heapMiB - idle.heapMiB) * 1_000) / step,
             'per client KiB': null,
+            'heap per client KiB': null,
           });
           log(`${mode} ${step} instruments: RSS ${now.rssMiB.toFixed(1)} MiB (Δ ${delta.toFixed(1)})`);
         }
@@ -119,8 +125,12 @@ export const memoryBenchmark: Benchmark = {
           'RSS MiB': after.rssMiB,
           'heap MiB': after.heapMiB,
           'Δ RSS MiB': delta,
+          'Δ heap MiB': after.heapMiB - before.heapMiB,
           'per 1,000 instruments MiB': null,
+          'heap per 1,000 instruments MiB': null,
           'per client KiB': fleet.connected > 0 ? (delta * 1_024) / fleet.connected : null,
+          'heap per client KiB':
+            fleet.connected > 0 ? ((after.heapMiB - before.heapMiB) * 1_024) / fleet.connected : null,
         });
         log(
           `${fleet.connected} idle clients: RSS ${after.rssMiB.toFixed(1)} MiB (Δ ${delta.toFixed(1)} vs same server before)`,

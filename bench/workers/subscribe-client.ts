@@ -48,6 +48,8 @@ async function run(message: ParentMessage): Promise<void> {
     resolveAll = resolve;
   });
 
+  // Warm the HTTP path first (first-request costs are not what this measures).
+  await graphqlRequest(httpUrl, '{ __typename }', {}, { timeoutMs });
   const t0 = performance.now();
   await graphqlRequest(httpUrl, SUBSCRIBE_INSTRUMENTS, { keys, mode: gqlMode(mode) }, { timeoutMs });
   const t1 = performance.now();
