@@ -88,7 +88,9 @@ export function benchTick(k: number, ts: number): Tick {
     closePrice: 99.5,
     iep: null,
     depth: [{ bidQty: 40, bidPrice: 100.05, askQty: 60, askPrice: 100.1 }],
-    candles: [{ interval: '1d', open: 98.25, high: 101.5, low: 97.75, close: 100, volume: 123_456, ts: ts - 3_600_000 }],
+    candles: [
+      { interval: '1d', open: 98.25, high: 101.5, low: 97.75, close: 100, volume: 123_456, ts: ts - 3_600_000 },
+    ],
     greeks: { delta: 0.51, theta: -2.5, gamma: 0.002, vega: 7.25, rho: 1.125 },
     averagePrice: 99.9,
     volume: 1_234_567,
@@ -116,5 +118,8 @@ export function percentile(sorted: readonly number[], p: number): number {
 }
 
 export function median(values: readonly number[]): number {
-  return percentile([...values].sort((a, b) => a - b), 50);
+  return percentile(
+    [...values].sort((a, b) => a - b),
+    50,
+  );
 }

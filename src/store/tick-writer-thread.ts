@@ -54,6 +54,7 @@ export function createThreadedTickWriter(options: TickWriterOptions): TickWriter
       const waiter = pending.get(reply.id);
       if (!waiter) return;
       pending.delete(reply.id);
+      if (pending.size === 0) w.unref();
       if (reply.type === 'written') waiter.resolve(reply.rows);
       else waiter.reject(new TickWriterError(reply.message, reply.code));
     });
@@ -65,7 +66,7 @@ export function createThreadedTickWriter(options: TickWriterOptions): TickWriter
       if (worker === w) worker = undefined;
       failAll(new TickWriterError(`tick writer thread exited with code ${code}`, 'WORKER_EXIT'));
     });
-    // The recorder decides when to stop; an idle worker must not keep the process alive on its own.
+    // An idle worker must not keep the process alive on its own; one with a write pending does (see write()).
     w.unref();
     return w;
   };
@@ -74,6 +75,7 @@ export function createThreadedTickWriter(options: TickWriterOptions): TickWriter
     write(segments: readonly TickSegment[]) {
       if (closing) return Promise.reject(new TickWriterError('tick writer is closed', 'CLOSED'));
       worker ??= start();
+      worker.ref();
       const id = nextId++;
       return new Promise<number>((resolve, reject) => {
         pending.set(id, { resolve, reject });
