@@ -234,6 +234,34 @@ describe('GraphQL over HTTP and SSE', () => {
     });
   });
 
+  describe('errors', () => {
+    it('masks an unexpected error for the client and logs it', async () => {
+      const history = t.store.history;
+      t.store.history = async () => {
+        throw new Error('disk on fire at /var/lib/secret-path');
+      };
+      try {
+        const res = await gql(t.url, `{ ticks(instrumentKey: "${A}") { edges { cursor } } }`);
+        expect(res.errors![0]!.message).toBe('Unexpected error.');
+        expect(res.errors![0]!.extensions).toMatchObject({ code: 'INTERNAL_SERVER_ERROR' });
+        expect(JSON.stringify(res)).not.toContain('secret-path');
+        expect(t.logs.some((line) => line.includes('disk on fire') && line.includes('masked'))).toBe(true);
+      } finally {
+        t.store.history = history;
+      }
+    });
+
+    it('refuses a Timestamp that is not an integer, naming the scalar', async () => {
+      const res = await gql(
+        t.url,
+        'query ($f: Timestamp) { ticks(instrumentKey: "NSE_EQ|X", from: $f) { edges { cursor } } }',
+        { f: 'yesterday' },
+      );
+      expect(res.data ?? null).toBeNull();
+      expect(res.errors![0]!.message).toContain('Timestamp');
+    });
+  });
+
   describe('document limits', () => {
     it('refuses a too-deep query with QUERY_TOO_DEEP', async () => {
       const query = '{ ticks(instrumentKey: "NSE_EQ|X") { edges { node { id } } pageInfo { endCursor } } }';

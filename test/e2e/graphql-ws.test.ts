@@ -83,6 +83,23 @@ describe('graphql-ws subscriptions', () => {
     expect(sub.events.length).toBeLessThanOrEqual(1);
   });
 
+  it('answers a syntax error with an error message and keeps the connection usable', async () => {
+    const c = client();
+    const bad = wsSubscribe(c, 'subscription { ticks(');
+    await bad.waitFor(() => bad.errors.length > 0, 'syntax error').catch(() => undefined);
+    expect((bad.errors[0] as { message: string }[])[0]!.message).toMatch(/Syntax Error/);
+    const good = wsSubscribe<{ ticks: unknown }>(c, TICKS, { keys: [A] });
+    await good.waitFor((e) => e.length >= 1, 'snapshot after the syntax error');
+    good.dispose();
+  });
+
+  it('refuses more than 500 keys in one subscription with TOO_MANY_INSTRUMENT_KEYS', async () => {
+    const keys = Array.from({ length: 501 }, (_, i) => `NSE_FO|${i}`);
+    const sub = wsSubscribe(client(), TICKS, { keys });
+    const [result] = await sub.waitFor((e) => e.length >= 1, 'refusal');
+    expect(result!.errors![0]!.extensions).toMatchObject({ code: 'TOO_MANY_INSTRUMENT_KEYS', limit: 500 });
+  });
+
   it('limits operations per connection with TOO_MANY_SUBSCRIPTIONS', async () => {
     const c = client();
     const one = wsSubscribe(c, TICKS, { keys: [A] });

@@ -87,6 +87,12 @@ describe('API keys', () => {
     expect(await connect(t.wsUrl, { authorization: `Bearer ${ADMIN}` })).toBe('acked');
   });
 
+  it('never writes a key to the log', () => {
+    const all = t.logs.join('\n');
+    expect(all.length).toBeGreaterThan(0);
+    for (const secret of [ADMIN, READ, 'not-a-real-key-42', 'wrong-key-xyz']) expect(all).not.toContain(secret);
+  });
+
   it('lets a read key subscribe over graphql-ws but not mutate', async () => {
     const c = wsClient(t.wsUrl, { authorization: `Bearer ${READ}` });
     clients.push(c);

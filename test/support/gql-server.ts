@@ -2,11 +2,13 @@
  * Starts the HTTP/WebSocket server on port 0 over the fakes and the real tick bus, plus the clients the
  * e2e tests use: graphql-ws (`createClient` with `ws`), an SSE reader, and a plain GraphQL POST.
  */
+
+import { Writable } from 'node:stream';
 import { type Client, createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { buildSchema } from '../../src/graphql/schema/index.js';
 import { createInstrumentService, type InstrumentService } from '../../src/instruments/instrument-service.js';
-import { silentLogger } from '../../src/logger.js';
+import { createLogger } from '../../src/logger.js';
 import { createServer, type ReadyState, type Server, type ServerOptions } from '../../src/server/http.js';
 import { createTickBus, type TickBus } from '../../src/ticks/tick-bus.js';
 import {
@@ -30,13 +32,22 @@ export interface GqlTestServer {
   instruments: InstrumentService;
   /** What /ready answers; tests flip it. */
   readiness: { current: ReadyState };
+  /** Every log line the server wrote (JSON). */
+  logs: string[];
   stop(): Promise<void>;
 }
 
 export async function startGqlServer(
   options: Partial<Pick<ServerOptions, 'auth' | 'limits' | 'wsKeepAliveMs'>> & { plus?: boolean } = {},
 ): Promise<GqlTestServer> {
-  const logger = silentLogger();
+  const logs: string[] = [];
+  const destination = new Writable({
+    write(chunk, _encoding, done) {
+      logs.push(String(chunk));
+      done();
+    },
+  });
+  const logger = createLogger({ level: 'debug', destination: destination as never });
   const feed = createFakeFeed();
   const store = createFakeStore();
   const cache = createFakeCache();
@@ -64,6 +75,7 @@ export async function startGqlServer(
     bus,
     instruments,
     readiness,
+    logs,
     async stop() {
       await server.close();
       await bus.stop();
