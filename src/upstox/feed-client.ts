@@ -25,7 +25,7 @@ import {
   SEGMENTS,
   UPSTOX_API_BASE,
 } from './protocol.js';
-import { applyRequests, CapExceededError, checkCaps, planRequests } from './subscriptions.js';
+import { applyRequests, CapExceededError, checkCaps, countByMode, planRequests } from './subscriptions.js';
 
 export type FeedState = 'CONNECTING' | 'CONNECTED' | 'RECONNECTING' | 'UNAUTHORIZED' | 'STOPPED';
 export type FeedSource = 'UPSTOX' | 'SIMULATOR' | 'REPLAY';
@@ -210,8 +210,6 @@ export function fullJitterBackoff(baseMs = 500, capMs = 30_000, random: () => nu
   return (attempt: number): number => random() * Math.min(capMs, baseMs * 2 ** Math.max(0, attempt - 1));
 }
 
-const emptyCounts = (): Record<FeedMode, number> => ({ ltpc: 0, option_greeks: 0, full: 0, full_d30: 0 });
-
 /** Event counts in 1-second buckets over a sliding window. */
 function createRate(windowMs: number, now: () => number) {
   const slots = Math.max(1, Math.round(windowMs / 1_000));
@@ -292,6 +290,17 @@ export function createFeedClient({
   const frameRate = createRate(rateWindowMs, now);
   const tickRate = createRate(rateWindowMs, now);
   const segments = new Map<string, SegmentStatus>();
+  // desired/active are replaced, never mutated, so per-mode counts are computed once per set (status() is
+  // polled by GraphQL and emitted on every state change; 5,000 keys need not be recounted each time).
+  const counted = new WeakMap<ReadonlyMap<string, FeedMode>, Readonly<Record<FeedMode, number>>>();
+  const countsOf = (set: ReadonlyMap<string, FeedMode>) => {
+    let counts = counted.get(set);
+    if (!counts) {
+      counts = Object.freeze(countByMode(set));
+      counted.set(set, counts);
+    }
+    return counts;
+  };
 
   let socket: WebSocket | undefined;
   let authorizeAbort: AbortController | undefined;
@@ -312,10 +321,8 @@ export function createFeedClient({
   }
 
   function status(): FeedStatus {
-    const keysByMode = emptyCounts();
-    for (const mode of desired.values()) keysByMode[mode]++;
-    const activeKeysByMode = emptyCounts();
-    for (const mode of active.values()) activeKeysByMode[mode]++;
+    const keysByMode = countsOf(desired);
+    const activeKeysByMode = countsOf(active);
     return {
       state,
       source,
@@ -382,14 +389,27 @@ export function createFeedClient({
       return;
     }
     attempt++;
-    if (attempt >= maxAttempts || !shouldRetry(error)) {
+    let retry = true;
+    try {
+      retry = shouldRetry(error);
+    } catch (hookError) {
+      logger.warn({ err: hookError }, 'shouldRetry threw; not retrying');
+      retry = false;
+    }
+    if (attempt >= maxAttempts || !retry) {
       logger.error({ reason: lastError, attempts: attempt }, 'feed connection failed; giving up');
       lastError = `${lastError} (gave up after ${attempt} attempt${attempt === 1 ? '' : 's'})`;
       running = false;
       setState('STOPPED');
       return;
     }
-    let delay = Math.max(0, retryWait(attempt));
+    let delay = 0;
+    try {
+      delay = Math.max(0, Number(retryWait(attempt)) || 0);
+    } catch (hookError) {
+      logger.warn({ err: hookError }, 'retryWait threw; retrying after 1 s');
+      delay = 1_000;
+    }
     if (error instanceof AuthorizeError && error.retryAfterMs !== null) delay = Math.max(delay, error.retryAfterMs);
     logger.warn({ reason: lastError, attempt, delayMs: Math.round(delay) }, 'feed connection failed; reconnecting');
     state = 'RECONNECTING';
@@ -489,7 +509,6 @@ export function createFeedClient({
       connectedSince = now();
       if (everConnected) reconnects++;
       everConnected = true;
-      lastError = null;
       life();
       lastDataAt = now();
       pingTimer = setInterval(() => {
@@ -583,7 +602,7 @@ export function createFeedClient({
   }
 
   async function doStop(): Promise<void> {
-    generation++;
+    const gen = ++generation;
     running = false;
     clearTimeout(retryTimer);
     retryTimer = undefined;
@@ -602,6 +621,7 @@ export function createFeedClient({
       await closed;
       clearTimeout(timer);
     }
+    if (gen !== generation || running) return; // start() was called again while we were closing
     active = new Map();
     connectedSince = null;
     const rec = recorder;
@@ -613,7 +633,7 @@ export function createFeedClient({
         logger.warn({ err: error }, 'closing the frame recording failed');
       }
     }
-    setState('STOPPED');
+    if (gen === generation && !running) setState('STOPPED');
   }
 
   if (initialDesired) {

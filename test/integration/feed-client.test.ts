@@ -186,7 +186,7 @@ describe('feed client against the simulator', () => {
       () => h.client.status().state === 'CONNECTED' && h.client.status().reconnects === 1,
       'CONNECTED again',
     );
-    expect(h.client.status().lastError).toBeNull();
+    expect(h.client.status().lastError).toBe('feed socket closed with code 1006');
   });
 
   it('goes UNAUTHORIZED on a 401 and makes no further authorize call until the token changes', async () => {
