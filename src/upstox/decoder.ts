@@ -19,9 +19,9 @@
  * - Mode: `requestMode` when on the wire (`full_d5` → 'full'); it is absent for ltpc (0), so otherwise the
  *   oneof branch decides (ltpc → ltpc, firstLevelWithGreeks → option_greeks, fullFeed → full / full_d30).
  * - `FeedResponse.currentTs` → `exchangeTs` (receivedAt when a frame lacks it).
+ *   (protobufjs 8 also drops an explicitly encoded proto3 zero, so on the wire "absent" and "0" are one case.)
  *
- * DECODE NUMBERS (decode + merge + cache, Node 20 on this 2-core machine, scripts in the commit message):
- * see the measurements in proto.ts.
+ * Throughput (decode + merge + cache write) is measured in proto.ts's header.
  */
 
 import type { LatestCache } from '../ticks/latest-cache.js';
