@@ -7,7 +7,7 @@
  * time and never appear in errors or logs.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { getOperationAST } from 'graphql';
+import { type DocumentNode, type GraphQLError, getOperationAST } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { AuthState, GraphQLContext } from '../graphql/context.js';
 import { ERROR_CODES, userError } from '../graphql/errors.js';
@@ -69,7 +69,7 @@ export function keyFromConnectionParams(params: Readonly<Record<string, unknown>
 }
 
 /** Why `auth` may not run an operation of `operation` type, or null when it may. */
-export function authProblem(auth: AuthState, operation: 'query' | 'mutation' | 'subscription'): Error | null {
+export function authProblem(auth: AuthState, operation: 'query' | 'mutation' | 'subscription'): GraphQLError | null {
   if (auth.invalidKey) {
     return userError('The API key is not valid', ERROR_CODES.UNAUTHENTICATED, { http: { status: 401 } });
   }
@@ -88,11 +88,7 @@ export function authProblem(auth: AuthState, operation: 'query' | 'mutation' | '
 
 /** Enforces roles on execute and subscribe, for HTTP, SSE and graphql-ws alike. */
 export function useAuthorization(): Plugin<GraphQLContext> {
-  const check = (args: {
-    document: import('graphql').DocumentNode;
-    operationName?: string | null;
-    contextValue: unknown;
-  }) => {
+  const check = (args: { document: DocumentNode; operationName?: string | null; contextValue: unknown }) => {
     const operation = getOperationAST(args.document, args.operationName ?? undefined)?.operation ?? 'query';
     const { auth } = args.contextValue as GraphQLContext;
     return authProblem(auth, operation as 'query' | 'mutation' | 'subscription');
@@ -100,11 +96,11 @@ export function useAuthorization(): Plugin<GraphQLContext> {
   return {
     onExecute({ args, setResultAndStopExecution }) {
       const problem = check(args);
-      if (problem) setResultAndStopExecution({ errors: [problem as import('graphql').GraphQLError] });
+      if (problem) setResultAndStopExecution({ errors: [problem] });
     },
     onSubscribe({ args, setResultAndStopExecution }) {
       const problem = check(args);
-      if (problem) setResultAndStopExecution({ errors: [problem as import('graphql').GraphQLError] });
+      if (problem) setResultAndStopExecution({ errors: [problem] });
     },
   };
 }
