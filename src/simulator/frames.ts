@@ -154,8 +154,10 @@ export interface MarketInfoOptions {
 
 /**
  * The `market_info` frame (type 2) sent first on every connection: the 11 segment statuses plus the 2026 CAS maps.
- * What the live service puts in `casMarketStatus` / `preOpenSessionStatus` is [UNCONFIRMED] (empty during the
- * normal session in the field notes); we send the equity and F&O pre-open as ended at 09:08 IST and no CAS entry.
+ * What the live service puts in `casMarketStatus` / `preOpenSessionStatus` is [UNCONFIRMED] (field notes saw an
+ * empty pre-open map during the session). We send one entry in each so clients exercise both maps: the equity
+ * call-auction session as NORMAL_OPEN since 09:15 IST and the equity/F&O pre-open as ended at 09:08 IST (status
+ * strings borrowed from MarketStatus names).
  */
 export function buildMarketInfo(
   now: number,
@@ -169,7 +171,7 @@ export function buildMarketInfo(
   const preOpenEnd: WireStatusInfo = { status: 'PRE_OPEN_END', updatedTime: dayStart + (9 * 60 + 8) * 60_000 };
   const info: WireMarketInfo = {
     segmentStatus: status,
-    // casMarketStatus: no entry (an empty map is not on the wire at all).
+    casMarketStatus: { NSE_EQ: { status: 'NORMAL_OPEN', updatedTime: dayStart + (9 * 60 + 15) * 60_000 } },
     preOpenSessionStatus: { NSE_EQ: { ...preOpenEnd }, NSE_FO: { ...preOpenEnd } },
   };
   return { type: FRAME_TYPE.market_info, currentTs: now, marketInfo: info };

@@ -207,6 +207,7 @@ describe('feeder socket', () => {
     ]);
     expect(first.decoded.marketInfo.segmentStatus.NSE_EQ).toBe('NORMAL_OPEN');
     expect(first.decoded.marketInfo.preOpenSessionStatus.NSE_EQ.status).toBe('PRE_OPEN_END');
+    expect(first.decoded.marketInfo.casMarketStatus.NSE_EQ.updatedTime).toBeGreaterThan(0);
     expect(typeof first.decoded.currentTs).toBe('number');
   });
 
@@ -310,6 +311,30 @@ describe('feeder socket', () => {
       expect(decodeFrame(received.bytes, 'numbers')).toEqual(event.response);
       expect(received.bytes.byteLength, `frame ${i}`).toBe(event.bytes);
     }
+  });
+
+  it('encodes one live frame for all connections with identical subscriptions and sends them the same bytes', async () => {
+    const shared = await startSimulator({ maxConnectionsPerToken: 5 });
+    const a = await connect(shared);
+    const b = await connect(shared);
+    const c = await connect(shared);
+    a.client.send(request('sub', [RELIANCE, TCS], 'full'));
+    b.client.send(request('sub', [TCS, RELIANCE], 'full'));
+    c.client.send(request('sub', [RELIANCE], 'ltpc'));
+    await Promise.all([a.client.next(isSnapshot), b.client.next(isSnapshot), c.client.next(isSnapshot)]);
+    // One loop iteration whose live frames reached all three sockets (c only gets RELIANCE trades).
+    let frames: FrameEvent[] = [];
+    const off = shared.on('frame', (e) => frames.push(e));
+    let byConnection = new Map<string, FrameEvent>();
+    await nextEvent(shared, 'loop', () => {
+      byConnection = new Map(frames.map((e) => [e.connectionId, e]));
+      frames = [];
+      return [a.id, b.id, c.id].every((id) => byConnection.has(id));
+    });
+    off();
+    expect(byConnection.get(a.id)!.response).toBe(byConnection.get(b.id)!.response);
+    expect(byConnection.get(c.id)!.response).not.toBe(byConnection.get(a.id)!.response);
+    expect(Object.keys(byConnection.get(c.id)!.response.feeds!)).toEqual([RELIANCE]);
   });
 
   it('ignores text frames (counted) and answers the same JSON sent as binary', async () => {
