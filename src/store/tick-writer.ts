@@ -13,7 +13,7 @@
  *   failed write leaves nothing behind.
  */
 import type { Candle, Tick } from '../ticks/tick.js';
-import type { ConnectionInfo } from './prisma.js';
+import type { ConnectionInfo } from './connection.js';
 
 /** Numeric columns of the `Tick` model, in segment order (NaN encodes NULL). */
 export const NUMERIC_COLUMNS = [
@@ -285,7 +285,7 @@ async function createPgTickWriter({
     import('pg-copy-streams'),
     import('node:stream/promises'),
     import('node:stream'),
-    import('./prisma.js'),
+    import('./connection.js'),
   ]);
   // The schema in the application name lets an operator (and our tests) find this connection in pg_stat_activity.
   const appName = `tickgraph-recorder${connection.schema ? `:${connection.schema}` : ''}`.slice(0, 63);

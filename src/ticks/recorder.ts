@@ -16,6 +16,7 @@
  * So at any time: ticks handled = written + buffered + sum(dropped).
  */
 import type { Logger } from '../logger.js';
+import { parseDatabaseUrl } from '../store/connection.js';
 import type { Database } from '../store/prisma.js';
 import {
   createSegmentBuilder,
@@ -61,7 +62,9 @@ export interface Recorder extends TickHandler {
 
 export interface RecorderOptions {
   /** The database to record into (its connection info; the writer opens its own connection). */
-  database: Pick<Database, 'connection'>;
+  database?: Pick<Database, 'connection'>;
+  /** Alternatively, the database URL (same forms as createDatabase). One of `database` / `url` is required. */
+  url?: string;
   /** Ticks per segment: a full segment is queued for writing at once. @default 2_000 */
   batchSize?: number;
   /** A partly filled segment is queued after this long, ms. @default 250 */
@@ -96,6 +99,7 @@ export function defaultRetryDelayMs(attempt: number): number {
 
 export function createRecorder({
   database,
+  url,
   batchSize = 2_000,
   flushIntervalMs = 250,
   maxBufferedTicks = 200_000,
@@ -114,8 +118,9 @@ export function createRecorder({
   if (!(maxBufferedTicks >= batchSize)) {
     throw new RangeError(`maxBufferedTicks (${maxBufferedTicks}) must be ≥ batchSize (${batchSize})`);
   }
-  const sink =
-    writer ?? createThreadedTickWriter({ connection: database.connection, writeTimeoutMs, ...writerOptions });
+  const connection = database?.connection ?? (url === undefined ? undefined : parseDatabaseUrl(url));
+  if (!writer && !connection) throw new TypeError('createRecorder needs `database` or `url`');
+  const sink = writer ?? createThreadedTickWriter({ connection: connection!, writeTimeoutMs, ...writerOptions });
   const builder = createSegmentBuilder(batchSize);
   /** Sealed segments waiting for the writer, oldest first. */
   const queue: TickSegment[] = [];
