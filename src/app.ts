@@ -188,6 +188,7 @@ export function createApp({ config, logger }: AppOptions): App {
         maxSubscriptionsPerConnection: config.api.maxSubscriptionsPerConnection,
       },
       logger: log('http'),
+      secrets: config.secrets,
       isReady: async () => {
         const reasons: string[] = [];
         if (shuttingDown) reasons.push('shutting down');

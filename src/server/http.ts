@@ -13,9 +13,9 @@ import {
 import type { AddressInfo } from 'node:net';
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import type { GraphQLSchema } from 'graphql';
-import { createYoga, maskError, type YogaLogger } from 'graphql-yoga';
+import { createGraphQLError, createYoga, maskError, type YogaLogger } from 'graphql-yoga';
 import type { AppServices, GraphQLContext } from '../graphql/context.js';
-import type { Logger } from '../logger.js';
+import { type Logger, scrubSecrets } from '../logger.js';
 import { type AuthOptions, createAuthenticator, keyFromHeaders, useAuthorization } from './auth.js';
 import { GRAPHIQL_TABS } from './graphiql.js';
 import { resolveLimits, type ServerLimits, useDocumentLimits } from './limits.js';
@@ -40,6 +40,11 @@ export interface ServerOptions {
   readonly graphiql?: boolean;
   /** graphql-ws keep-alive ping interval, ms (0 disables). @default 12_000 */
   readonly wsKeepAliveMs?: number;
+  /**
+   * Values never to return (Upstox token, API keys, DB passwords): scrubbed from every error message and
+   * extension on every transport, even when a client sends one back as an argument. @default []
+   */
+  readonly secrets?: readonly string[];
 }
 
 export interface Server {
@@ -53,6 +58,19 @@ export interface Server {
 }
 
 const GRAPHQL_PATH = '/graphql';
+
+/** The error itself when it mentions no secret; otherwise a copy with every secret replaced. */
+function withoutSecrets(error: Error, secrets: readonly string[]): Error {
+  if (secrets.length === 0) return error;
+  const extensions = (error as { extensions?: Record<string, unknown> }).extensions;
+  const text = error.message + (extensions ? JSON.stringify(extensions) : '');
+  if (!secrets.some((secret) => secret.length >= 4 && text.includes(secret))) return error;
+  const gql = error as { path?: readonly (string | number)[] };
+  return createGraphQLError(scrubSecrets(error.message, secrets), {
+    path: gql.path,
+    extensions: extensions && (JSON.parse(scrubSecrets(JSON.stringify(extensions), secrets)) as Record<string, unknown>),
+  });
+}
 
 function yogaLogger(logger: Logger): YogaLogger {
   const text = (args: unknown[]) => args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a))).join(' ');
@@ -79,6 +97,7 @@ export function createServer({
   isReady = () => ({ ready: true, reasons: [] }),
   graphiql = true,
   wsKeepAliveMs = 12_000,
+  secrets = [],
 }: ServerOptions): Server {
   const limits = resolveLimits(limitOptions);
   const authenticator = createAuthenticator(auth);
@@ -102,7 +121,7 @@ export function createServer({
             { err: (error as { originalError?: unknown }).originalError ?? error },
             'unexpected error (masked for the client)',
           );
-        return masked;
+        return withoutSecrets(masked, secrets);
       },
     },
     context: (initial) => ({

@@ -38,27 +38,57 @@ describe('server lifecycle', () => {
     expect(t.logs.join('')).toMatch(/SIMULATED/);
   });
 
-  it('stops in order: readiness off, WebSocket clients closed with 1001, HTTP closed, database disconnected; stop is idempotent', async () => {
+  it('stops in order: WebSocket clients closed with 1001, HTTP closed, feed stopped, recorder flushed, database last; stop is idempotent', async () => {
     const t = await startTestApp();
+    const { server, feed, recorder, database } = t.app.parts;
+    const order: string[] = [];
+    const spy = <T extends object>(name: string, target: T, method: keyof T) => {
+      const original = (target[method] as () => Promise<void>).bind(target);
+      (target as Record<keyof T, unknown>)[method] = async () => {
+        order.push(`${name}:start`);
+        await original();
+        order.push(`${name}:end`);
+      };
+    };
+    spy('server', server!, 'close');
+    spy('feed', feed!, 'stop');
+    spy('recorder', recorder!, 'stop');
+    spy('database', database!, 'disconnect');
+
     const ws = new WebSocket(`ws://127.0.0.1:${t.port}/graphql`, 'graphql-transport-ws');
     await once(ws, 'open');
     ws.send(JSON.stringify({ type: 'connection_init' }));
     const [ack] = await once(ws, 'message');
     expect(JSON.parse(String(ack)).type).toBe('connection_ack');
 
-    const closed = once(ws, 'close');
+    const closed = once(ws, 'close').then(([code]) => {
+      order.push(`ws-closed:${code}`);
+    });
     const first = t.app.stop();
-    const second = t.app.stop();
-    expect(second).toBe(first);
-    const [code] = await closed;
-    expect(code).toBe(1001);
+    expect(t.app.stop()).toBe(first);
     await first;
+    await closed;
 
+    expect(order.indexOf('ws-closed:1001')).toBeGreaterThan(order.indexOf('server:start'));
+    expect(order.indexOf('ws-closed:1001')).toBeLessThan(order.indexOf('server:end'));
+    expect(order.filter((e) => e.endsWith(':end'))).toEqual(['server:end', 'feed:end', 'recorder:end', 'database:end']);
     await expect(fetch(`${t.url}/health`)).rejects.toThrow();
-    await expect(t.app.parts.database!.ping()).rejects.toThrow();
     const lines = t.logs.map((l) => JSON.parse(l) as { msg: string });
     expect(lines.at(-1)!.msg).toBe('stopped');
     await t.stop();
+  });
+
+  it('reports not ready on /ready while shutting down', async () => {
+    const t = await startTestApp();
+    const { server } = t.app.parts;
+    const original = server!.close.bind(server);
+    let readyDuringStop: number | undefined;
+    server!.close = async () => {
+      readyDuringStop = (await fetch(`${t.url}/ready`)).status;
+      await original();
+    };
+    await t.stop();
+    expect(readyDuringStop).toBe(503);
   });
 });
 
@@ -93,7 +123,7 @@ describe('process entry (npm start)', () => {
     const readyUrl = await new Promise<string>((resolve, reject) => {
       lines.on('line', (line) => {
         seen.push(line);
-        const url = /ready at (http:\/\/\S+)/.exec(line)?.[1];
+        const url = /ready at (http:\/\/[^\s"]+)/.exec(line)?.[1];
         if (url) resolve(url.replace('localhost', '127.0.0.1'));
       });
       child.once('exit', (code) => reject(new Error(`exited ${code}: ${seen.join('\n')}`)));

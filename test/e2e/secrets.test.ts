@@ -60,7 +60,7 @@ describe('secrets', () => {
     // Wrong keys, forbidden mutations and broken documents all produce errors; none may echo a secret.
     expect((await gql('{ feedStatus { state } }', `${ADMIN_KEY}x`)).errors).toBeDefined();
     const forbidden = await gql(
-      'mutation { unsubscribeInstruments(instrumentKeys: ["NSE_EQ|INE002A01018"]) { results { outcome } } }',
+      'mutation { unsubscribeInstruments(instrumentKeys: ["NSE_EQ|INE002A01018"]) { outcome } }',
       READ_KEY,
     );
     expect(forbidden.errors?.[0]?.extensions?.code).toBeDefined();
