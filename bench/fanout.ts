@@ -124,6 +124,10 @@ export interface PointResult {
   readonly p99Ms: number | null;
   readonly maxMs: number | null;
   readonly serverCpuPercent: number | null;
+  readonly simulatorCpuPercent: number | null;
+  /** Sum over client processes (each can use at most 100 %). */
+  readonly clientsCpuPercent: number | null;
+  readonly clientProcesses: number;
   readonly serverRssMiB: number;
   readonly simulatorDroppedFrames: number;
   readonly clientErrors: number;
@@ -172,9 +176,22 @@ export async function runPoint(point: FanoutPoint, timing: Timing, log: (m: stri
     await sleep(timing.warmupMs);
 
     await fleet.reset();
-    const [sim0, srv0, cpu0] = await Promise.all([simulator.stats(), server.stats(), sampleProcess(server.worker.pid)]);
+    const sampleClients = () => Promise.all(fleet!.workers.map((w) => sampleProcess(w.pid)));
+    const [sim0, srv0, cpu0, simCpu0, clientCpu0] = await Promise.all([
+      simulator.stats(),
+      server.stats(),
+      sampleProcess(server.worker.pid),
+      sampleProcess(simulator.worker.pid),
+      sampleClients(),
+    ]);
     await sleep(timing.windowMs);
-    const [sim1, srv1, cpu1] = await Promise.all([simulator.stats(), server.stats(), sampleProcess(server.worker.pid)]);
+    const [sim1, srv1, cpu1, simCpu1, clientCpu1] = await Promise.all([
+      simulator.stats(),
+      server.stats(),
+      sampleProcess(server.worker.pid),
+      sampleProcess(simulator.worker.pid),
+      sampleClients(),
+    ]);
     const reports = await fleet.report();
 
     const latency = createLatencyRecorder();
@@ -204,6 +221,12 @@ export async function runPoint(point: FanoutPoint, timing: Timing, log: (m: stri
       p99Ms: summary.p99Ms,
       maxMs: summary.maxMs,
       serverCpuPercent: cpuPercent(cpu0, cpu1),
+      simulatorCpuPercent: cpuPercent(simCpu0, simCpu1),
+      clientsCpuPercent: clientCpu0.reduce<number | null>((sum, sample, i) => {
+        const p = cpuPercent(sample, clientCpu1[i] ?? null);
+        return sum === null || p === null ? null : sum + p;
+      }, 0),
+      clientProcesses: fleet.workers.length,
       serverRssMiB: srv1.rssMiB,
       simulatorDroppedFrames: sim1.framesDropped - sim0.framesDropped,
       clientErrors: reports.reduce((sum, r) => sum + r.errors, 0) + fleet.failed,
@@ -233,6 +256,8 @@ function rowOf(result: PointResult, plain: PointResult | undefined): Row {
     'max ms': result.maxMs,
     'server CPU %': result.serverCpuPercent,
     'server RSS MiB': result.serverRssMiB,
+    'sim CPU %': result.simulatorCpuPercent,
+    'clients CPU %': result.clientsCpuPercent,
     conflated: result.conflated,
     'dropped (slow)': result.skipped,
     'lost (unaccounted)': Math.round(result.unaccounted),

@@ -266,10 +266,10 @@ export async function startClients({
     failed: started.reduce((sum, s) => sum + s.failed, 0),
     lastError: started.map((s) => s.lastError).find(Boolean) ?? '',
     async reset() {
-      await Promise.all(workers.map((w) => w.request({ type: 'reset' }, 'reset-done', 10_000)));
+      await Promise.all(workers.map((w) => w.request({ type: 'reset' }, 'reset-done', 60_000)));
     },
     report: () =>
-      Promise.all(workers.map((w) => w.request<WorkerMessage & ClientReport>({ type: 'report' }, 'report', 30_000))),
+      Promise.all(workers.map((w) => w.request<WorkerMessage & ClientReport>({ type: 'report' }, 'report', 60_000))),
     async stop() {
       await Promise.allSettled(workers.map((w) => w.stop()));
     },

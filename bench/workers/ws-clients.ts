@@ -7,7 +7,6 @@
  * IPC: parent → `start` { protocol, url, clients: string[][], throttleMs? } → `started` { connected, failed }
  *      parent → `reset` → `reset-done`;  parent → `report` → `report` { updates, snapshots, events, histogram, ... }
  */
-import { type Client, createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { createLatencyRecorder } from '../lib/stats.js';
 import { type ParentMessage, sendToParent, serveParent } from './worker-side.js';
@@ -18,15 +17,6 @@ export const TICKS_SUBSCRIPTION = `subscription Ticks($keys: [String!]!, $thrott
   }
 }`;
 
-interface Update {
-  readonly instrumentKey: string;
-  readonly snapshot: boolean;
-  readonly tick: { readonly exchangeTs: number };
-}
-interface TickEvent {
-  readonly updates: readonly Update[];
-}
-
 const latency = createLatencyRecorder();
 let updates = 0;
 let snapshots = 0;
@@ -35,21 +25,53 @@ let errors = 0;
 let closedUnexpectedly = 0;
 let lastError = '';
 let windowStartedAt = Date.now();
-const closers: (() => void)[] = [];
+const sockets: WebSocket[] = [];
 let stopping = false;
 
-function onEvent(event: TickEvent | null | undefined): void {
-  if (!event) return;
-  events++;
+// The clients must cost far less than the server they measure (they share 2 cores with it), so messages are
+// not JSON.parse'd: both payloads put `"snapshot":…` before `"exchangeTs":<digits>` in every update (GraphQL
+// keeps the selection order), and a byte scan for those two is enough to count updates and time each one.
+const SNAPSHOT = Buffer.from('"snapshot":');
+const EXCHANGE_TS = Buffer.from('"exchangeTs":');
+const ERRORS = Buffer.from('"errors"');
+const ERROR_TYPE = Buffer.from('"type":"error"');
+const PING = Buffer.from('"type":"ping"');
+
+function onMessage(data: Buffer, socket: WebSocket): void {
   const now = Date.now();
-  for (const update of event.updates) {
-    if (update.snapshot) {
-      snapshots++;
-      continue;
-    }
-    updates++;
-    latency.recordMs(now - update.tick.exchangeTs);
+  if (data.length < 200 && data.indexOf(PING) !== -1) {
+    socket.send('{"type":"pong"}');
+    return;
   }
+  if (data.indexOf(ERRORS) !== -1 || data.indexOf(ERROR_TYPE) !== -1) {
+    errors++;
+    lastError = data.toString('utf8', 0, Math.min(data.length, 300));
+    return;
+  }
+  let position = 0;
+  let found = false;
+  for (;;) {
+    const s = data.indexOf(SNAPSHOT, position);
+    if (s === -1) break;
+    const isSnapshot = data[s + SNAPSHOT.length] === 0x74; // 't'
+    const t = data.indexOf(EXCHANGE_TS, s);
+    if (t === -1) break;
+    let i = t + EXCHANGE_TS.length;
+    let ts = 0;
+    for (; i < data.length; i++) {
+      const c = data[i]!;
+      if (c < 0x30 || c > 0x39) break;
+      ts = ts * 10 + (c - 0x30);
+    }
+    position = i;
+    found = true;
+    if (isSnapshot) snapshots++;
+    else {
+      updates++;
+      latency.recordMs(now - ts);
+    }
+  }
+  if (found) events++;
 }
 
 function noteError(error: unknown): void {
@@ -57,69 +79,68 @@ function noteError(error: unknown): void {
   lastError = error instanceof Error ? error.message : typeof error === 'string' ? error : JSON.stringify(error);
 }
 
-async function startGraphqlClient(url: string, keys: readonly string[], throttleMs: number): Promise<void> {
-  let client: Client | null = null;
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('graphql-ws connect timeout')), 30_000);
-    client = createClient({
-      url,
-      webSocketImpl: WebSocket,
-      lazy: false,
-      retryAttempts: 0,
-      on: {
-        connected: () => {
-          clearTimeout(timer);
-          resolve();
-        },
-        closed: (event) => {
-          clearTimeout(timer);
-          if (!stopping) {
-            closedUnexpectedly++;
-            noteError(`closed ${(event as { code?: number })?.code ?? ''}`);
-          }
-          reject(new Error('closed before connected'));
-        },
-      },
-    });
-  });
-  const c = client!;
-  const unsubscribe = c.subscribe<{ ticks: TickEvent }>(
-    { query: TICKS_SUBSCRIPTION, variables: { keys, throttleMs } },
-    {
-      next: (result) => {
-        if (result.errors?.length) noteError(result.errors[0]?.message);
-        onEvent(result.data?.ticks);
-      },
-      error: noteError,
-      complete: () => {},
-    },
-  );
-  closers.push(() => {
-    unsubscribe();
-    void c.dispose();
-  });
-}
-
-async function startPlainClient(url: string, keys: readonly string[]): Promise<void> {
-  const socket = new WebSocket(url);
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('plain ws connect timeout')), 30_000);
+function open(url: string, protocol?: string): Promise<WebSocket> {
+  const socket = new WebSocket(url, protocol, { perMessageDeflate: false });
+  return new Promise<WebSocket>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      socket.terminate();
+      reject(new Error('connect timeout'));
+    }, 30_000);
     socket.once('open', () => {
       clearTimeout(timer);
-      resolve();
+      resolve(socket);
     });
     socket.once('error', (error) => {
       clearTimeout(timer);
       reject(error);
     });
   });
-  socket.on('message', (data) => onEvent(JSON.parse(String(data)) as TickEvent));
+}
+
+function watch(socket: WebSocket): void {
+  sockets.push(socket);
   socket.on('error', noteError);
-  socket.on('close', () => {
-    if (!stopping) closedUnexpectedly++;
+  socket.on('close', (code) => {
+    if (!stopping) {
+      closedUnexpectedly++;
+      noteError(`closed ${code}`);
+    }
   });
+  socket.on('message', (data: Buffer) => onMessage(data, socket));
+}
+
+/** graphql-transport-ws by hand (init → ack → subscribe), so receiving costs no JSON.parse per message. */
+async function startGraphqlClient(url: string, keys: readonly string[], throttleMs: number): Promise<void> {
+  const socket = await open(url, 'graphql-transport-ws');
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('no connection_ack within 30 s')), 30_000);
+    const onClose = (code: number) => {
+      clearTimeout(timer);
+      reject(new Error(`closed ${code} before connection_ack`));
+    };
+    socket.once('close', onClose);
+    socket.once('message', (data: Buffer) => {
+      clearTimeout(timer);
+      socket.off('close', onClose);
+      if (data.toString().includes('connection_ack')) resolve();
+      else reject(new Error(`expected connection_ack, got ${data.toString().slice(0, 200)}`));
+    });
+    socket.send(JSON.stringify({ type: 'connection_init', payload: {} }));
+  });
+  watch(socket);
+  socket.send(
+    JSON.stringify({
+      id: '1',
+      type: 'subscribe',
+      payload: { query: TICKS_SUBSCRIPTION, variables: { keys, throttleMs } },
+    }),
+  );
+}
+
+async function startPlainClient(url: string, keys: readonly string[]): Promise<void> {
+  const socket = await open(url);
+  watch(socket);
   socket.send(JSON.stringify({ subscribe: keys }));
-  closers.push(() => socket.close(1000));
 }
 
 async function start(message: ParentMessage): Promise<void> {
@@ -177,7 +198,7 @@ serveParent(
   },
   () => {
     stopping = true;
-    for (const close of closers) close();
+    for (const socket of sockets) socket.close(1000);
   },
 );
 sendToParent({ type: 'ready' });
