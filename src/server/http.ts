@@ -68,7 +68,8 @@ function withoutSecrets(error: Error, secrets: readonly string[]): Error {
   const gql = error as { path?: readonly (string | number)[] };
   return createGraphQLError(scrubSecrets(error.message, secrets), {
     path: gql.path,
-    extensions: extensions && (JSON.parse(scrubSecrets(JSON.stringify(extensions), secrets)) as Record<string, unknown>),
+    extensions:
+      extensions && (JSON.parse(scrubSecrets(JSON.stringify(extensions), secrets)) as Record<string, unknown>),
   });
 }
 
