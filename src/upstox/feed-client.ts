@@ -90,7 +90,8 @@ export interface FeedClient {
   active(): ReadonlyMap<string, FeedMode>;
   /**
    * Replaces the desired set. Caps are checked first: over a cap it throws CapExceededError
-   * (from subscriptions.ts) and nothing changes. When connected, the difference is sent as batched requests.
+   * (from subscriptions.ts), for a malformed key InvalidInstrumentKeyError, and nothing changes. When connected,
+   * the difference is sent as batched requests. Keys that leave the set are dropped from the latest cache.
    */
   setDesired(next: ReadonlyMap<string, FeedMode>): void;
   /** Replaces the access token at runtime; leaves UNAUTHORIZED and reconnects when it was stuck there. */
@@ -153,7 +154,10 @@ export interface FeedClientOptions {
   source?: FeedSource;
   /** Latest state per instrument; the decoder merges partial updates through it. */
   cache: LatestCache;
-  /** Receives every decoded tick batch, synchronously on the socket's message callback: keep it cheap (e.g. pipeline.publish). */
+  /**
+   * Receives every decoded tick batch, synchronously on the socket's message callback: keep it cheap (e.g.
+   * pipeline.publish). A throw is counted in status `deliveryErrors`. Takes precedence over `pipeline`.
+   */
   onBatch?: (batch: TickBatch) => void;
   /** Alternative to onBatch: batches go to `pipeline.publish`. */
   pipeline?: Pick<Pipeline, 'publish'>;

@@ -126,6 +126,10 @@ describe('feed client against the simulator', () => {
     }
     const status = h.client.status();
     expect(status).toMatchObject({ state: 'CONNECTED', source: 'SIMULATOR', reconnects: 0, decodeErrors: 0 });
+    expect(status.framesPerSecond).toBeGreaterThan(0);
+    expect(status.ticksPerSecond).toBeGreaterThan(0);
+    expect(status.ticksDecoded).toBeGreaterThanOrEqual(2_000);
+    expect(status.lastFrameAt).not.toBeNull();
     expect(status.keysByMode.full).toBe(2_000);
     expect(status.activeKeysByMode.full).toBe(2_000);
     expect(status.segments.length).toBeGreaterThanOrEqual(11);

@@ -137,3 +137,19 @@ describe('decoder', () => {
     expect(batch.updates[0]?.tick).toMatchObject({ isIndex: true, mode: 'ltpc', ltq: 0 });
   });
 });
+
+describe('latest cache', () => {
+  it('stores ticks by key and answers single and batched lookups', () => {
+    const cache = createLatestCache();
+    const decoder = createDecoder({ cache });
+    ticksOf(decoder.decode(encodeFeedResponse(feedsFrame(['NSE_EQ|A', 'NSE_EQ|B'], ltpcFeedObject, 0)), 1));
+    expect(cache.size).toBe(2);
+    expect([...cache.keys()]).toEqual(['NSE_EQ|A', 'NSE_EQ|B']);
+    expect(cache.getMany(['NSE_EQ|B', 'NSE_EQ|Z']).map((t) => t?.ltp)).toEqual([200.01, undefined]);
+    expect(cache.delete('NSE_EQ|A')).toBe(true);
+    expect(cache.delete('NSE_EQ|A')).toBe(false);
+    expect(cache.get('NSE_EQ|A')).toBeUndefined();
+    cache.clear();
+    expect(cache.size).toBe(0);
+  });
+});
