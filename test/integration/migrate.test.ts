@@ -11,7 +11,7 @@ import {
   migrationStatus,
   readMigrations,
 } from '../../src/store/migrate.js';
-import { createDatabase, type Database, type DatabaseProvider } from '../../src/store/prisma.js';
+import { createDatabase, type Database, type DatabaseProvider, parseDatabaseUrl } from '../../src/store/prisma.js';
 import {
   backends,
   createTestDatabase,
@@ -324,5 +324,36 @@ describe('database URLs', () => {
       /unsupported database URL scheme "mysql:": expected file:, postgres:\/\/ or postgresql:\/\//,
     );
     expect(() => createDatabase({ url: 'mysql://u:secret@h/db' })).not.toThrow(/secret/);
+    expect(() => createDatabase({ url: 'file:' })).toThrow(/names no file/);
+  });
+
+  it('reads the schema from a PostgreSQL URL and never shows its password', () => {
+    const info = parseDatabaseUrl('postgresql://app:hunter22@db.internal:5433/ticks?schema=tenant_1&sslmode=disable', {
+      connectTimeoutMs: 1_500,
+    });
+    expect(info).toEqual({
+      provider: 'postgresql',
+      connectionString: 'postgresql://app:hunter22@db.internal:5433/ticks?sslmode=disable',
+      schema: 'tenant_1',
+      connectTimeoutMs: 1_500,
+      statementTimeoutMs: undefined,
+    });
+    expect(() => parseDatabaseUrl('postgres://u:hunter22@h/db?schema=a;drop')).toThrow(/not a plain SQL identifier/);
+    expect(() => parseDatabaseUrl('postgres://u:hunter22@h/db?schema=a;drop')).not.toThrow(/hunter22/);
+    const database = createDatabase({ url: 'postgres://u:hunter22@127.0.0.1:1/db' });
+    expect(database.displayUrl).not.toContain('hunter22');
+    return database.disconnect();
+  });
+
+  it('migrates and serves a private in-memory SQLite database', async () => {
+    const database = createDatabase({ url: 'file::memory:' });
+    try {
+      await database.ping();
+      expect(await applyMigrations({ database })).toHaveLength(readMigrations(defaultMigrationsDir('sqlite')).length);
+      expect(await database.prisma.tick.count()).toBe(0);
+    } finally {
+      await database.disconnect();
+      await database.disconnect();
+    }
   });
 });
