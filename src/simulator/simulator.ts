@@ -476,7 +476,16 @@ export function createSimulator({
       plus,
       replay: replayFile ? { file: replayFile, speed: replaySpeed } : null,
       instruments: model.instruments().length,
-      faults: { ...f, refuse: f.refuse ? { status: f.refuse.status, remaining: String(f.refuse.remaining) } : null },
+      faults: {
+        ...f,
+        refuse: f.refuse
+          ? {
+              status: f.refuse.status,
+              // JSON has no Infinity.
+              remaining: Number.isFinite(f.refuse.remaining) ? f.refuse.remaining : 'unlimited',
+            }
+          : null,
+      },
       connections: [...connections.values()].map((c) => {
         const byMode: Record<string, number> = {};
         for (const [mode, n] of Object.entries(c.counts)) if (n > 0) byMode[mode] = n;
@@ -589,7 +598,12 @@ export function createSimulator({
     conn.queue = conn.queue.then(async () => {
       if (delay > 0) await sleep(delay, undefined, { signal: conn.abort.signal }).catch(() => undefined);
       if (conn.abort.signal.aborted) return;
-      handleRequest(conn, data);
+      try {
+        handleRequest(conn, data);
+      } catch (error) {
+        // A simulator bug must neither break this connection's request chain nor surface as an unhandled rejection.
+        log.error({ err: error, connectionId: conn.id }, 'feed request handling failed');
+      }
     });
   }
 
