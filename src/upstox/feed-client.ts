@@ -291,6 +291,7 @@ export function createFeedClient({
   let textFrames = 0;
   let deliveryErrors = 0;
   let lastDecodeErrorLogAt = Number.NEGATIVE_INFINITY;
+  let lastDeliveryErrorLogAt = Number.NEGATIVE_INFINITY;
   const frameRate = createRate(rateWindowMs, now);
   const tickRate = createRate(rateWindowMs, now);
   const segments = new Map<string, SegmentStatus>();
@@ -446,7 +447,12 @@ export function createFeedClient({
   }
 
   function open(url: string, gen: number): void {
-    const code = new URL(url).searchParams.get('code');
+    let code: string | null = null;
+    try {
+      code = new URL(url).searchParams.get('code');
+    } catch {
+      // not a URL at all: the WebSocket constructor below reports it
+    }
     const urlSecrets = code ? [url, code] : [url];
     let failure: Error | undefined;
     let ws: WebSocket;
@@ -577,7 +583,10 @@ export function createFeedClient({
           deliver(result.batch);
         } catch (error) {
           deliveryErrors++;
-          logger.warn({ err: error }, 'onBatch threw; batch skipped');
+          if (receivedAt - lastDeliveryErrorLogAt >= 10_000) {
+            lastDeliveryErrorLogAt = receivedAt;
+            logger.warn({ err: error, deliveryErrors }, 'onBatch threw; batch skipped');
+          }
         }
       } else {
         for (const segment of result.segments) segments.set(segment.segment, segment);

@@ -265,6 +265,21 @@ describe('feed client against the simulator', () => {
     expect(h.events.connection).toHaveLength(1);
   });
 
+  it('counts a throwing onBatch and keeps the connection', async () => {
+    const h = await harness(
+      { universe, ticksPerSecond: 200, frameIntervalMs: 20 },
+      {
+        desired: desiredOf(allKeys.slice(0, 10), 'ltpc'),
+        onBatch: () => {
+          throw new Error('downstream bug');
+        },
+      },
+    );
+    h.client.start();
+    await h.until(() => (h.client.status().deliveryErrors ?? 0) >= 3, 'three delivery errors');
+    expect(h.client.status()).toMatchObject({ state: 'CONNECTED', reconnects: 0, decodeErrors: 0 });
+  });
+
   it('reconnects a stalled socket once nothing arrived for livenessTimeoutMs', async () => {
     const keys = allKeys.slice(0, 10);
     const h = await harness(
