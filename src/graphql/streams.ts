@@ -94,6 +94,13 @@ export function latestValueStream<T>({
   return iterator;
 }
 
+/** One event of the ticks subscription. */
+export interface TickEvent {
+  readonly updates: readonly TickUpdate[];
+  /** Updates merged away for this subscriber so far because it read too slowly. */
+  readonly conflated: number;
+}
+
 /**
  * The ticks subscription's source: first the snapshot (when non-empty), then the bus subscription's
  * batches as they are. return() ends the bus subscription immediately.
@@ -101,28 +108,31 @@ export function latestValueStream<T>({
 export function tickStream(
   snapshot: readonly TickUpdate[],
   subscription: TickSubscription,
-): AsyncIterableIterator<readonly TickUpdate[]> & { return(): Promise<IteratorResult<readonly TickUpdate[]>> } {
+): AsyncIterableIterator<TickEvent> & { return(): Promise<IteratorResult<TickEvent>> } {
   let first: readonly TickUpdate[] | null = snapshot.length > 0 ? snapshot : null;
   let done = false;
   const iterator = {
-    async next(): Promise<IteratorResult<readonly TickUpdate[]>> {
+    async next(): Promise<IteratorResult<TickEvent>> {
       if (done) return DONE;
       if (first) {
-        const value = first;
+        const updates = first;
         first = null;
-        return { done: false, value };
+        return { done: false, value: { updates, conflated: 0 } };
       }
       const result = await subscription.next();
-      if (result.done) done = true;
-      return result.done ? DONE : result;
+      if (result.done) {
+        done = true;
+        return DONE;
+      }
+      return { done: false, value: { updates: result.value, conflated: subscription.conflated } };
     },
-    async return(): Promise<IteratorResult<readonly TickUpdate[]>> {
+    async return(): Promise<IteratorResult<TickEvent>> {
       done = true;
       first = null;
       await subscription.return();
       return DONE;
     },
-    async throw(error?: unknown): Promise<IteratorResult<readonly TickUpdate[]>> {
+    async throw(error?: unknown): Promise<IteratorResult<TickEvent>> {
       await iterator.return();
       throw error;
     },

@@ -13,6 +13,7 @@ const BATCHES = 400;
 const HEAVY = /* GraphQL */ `
   subscription Heavy($keys: [String!]!) {
     ticks(instrumentKeys: $keys, includeSnapshot: false) {
+      conflated
       updates { instrumentKey changed tick { instrumentKey ltp exchangeTs volume totalBuyQty totalSellQty averagePrice
         depth { bidQty bidPrice askQty askPrice } candles { interval open high low close volume ts } } }
     }
@@ -38,16 +39,20 @@ describe('a stalled graphql-ws client', () => {
     // The stalled client: a raw graphql-transport-ws socket subscribing to 100 heavy full-mode keys.
     raw = new WebSocket(t.wsUrl, 'graphql-transport-ws');
     let stalledNexts = 0;
+    let stalledConflated = 0;
     const lastLtpSeen = new Map<string, number>();
     const acked = new Promise<void>((resolve) => {
       raw.on('message', (data) => {
         const message = JSON.parse(String(data)) as {
           type: string;
-          payload?: { data?: { ticks: { updates: { instrumentKey: string; tick: { ltp: number } }[] } } };
+          payload?: {
+            data?: { ticks: { conflated: number; updates: { instrumentKey: string; tick: { ltp: number } }[] } };
+          };
         };
         if (message.type === 'connection_ack') resolve();
         if (message.type === 'next') {
           stalledNexts++;
+          stalledConflated = message.payload!.data!.ticks.conflated;
           for (const u of message.payload!.data!.ticks.updates) lastLtpSeen.set(u.instrumentKey, u.tick.ltp);
         }
       });
@@ -61,9 +66,9 @@ describe('a stalled graphql-ws client', () => {
 
     // The healthy client: one key, reads everything.
     healthy = wsClient(t.wsUrl);
-    const sub = wsSubscribe<{ ticks: { updates: { tick: { ltp: number } }[] } }>(
+    const sub = wsSubscribe<{ ticks: { conflated: number; updates: { tick: { ltp: number } }[] } }>(
       healthy,
-      `subscription ($keys: [String!]!) { ticks(instrumentKeys: $keys, includeSnapshot: false) { updates { tick { ltp } } } }`,
+      `subscription ($keys: [String!]!) { ticks(instrumentKeys: $keys, includeSnapshot: false) { conflated updates { tick { ltp } } } }`,
       { keys: [HEALTHY_KEY] },
     );
     await until(() => t.bus.stats().subscribers === 2, 'healthy subscription');
@@ -81,6 +86,7 @@ describe('a stalled graphql-ws client', () => {
 
     const ltps = sub.events.map((e) => e.data!.ticks.updates[0]!.tick.ltp);
     expect(ltps).toEqual(Array.from({ length: BATCHES }, (_, i) => 1_001 + i));
+    expect(sub.events.at(-1)!.data!.ticks.conflated).toBe(0);
     // The stalled subscriber's buffer overflowed and was conflated (bounded memory), it was not disconnected.
     expect(t.bus.stats().conflated).toBeGreaterThan(0);
     expect(raw.readyState).toBe(WebSocket.OPEN);
@@ -95,5 +101,7 @@ describe('a stalled graphql-ws client', () => {
       30_000,
     );
     expect(stalledNexts).toBeLessThan(BATCHES);
+    // ...and its events say how much was merged away for it.
+    expect(stalledConflated).toBeGreaterThan(0);
   });
 });

@@ -93,15 +93,15 @@ describe('tickStream', () => {
     const live = [makeUpdate('NSE_EQ|A', 2)];
     const { sub } = fakeSubscription([live]);
     const stream = tickStream([makeUpdate('NSE_EQ|A', 1, 1, true)], sub);
-    expect((await stream.next()).value?.[0]?.tick.ltp).toBe(1);
-    expect((await stream.next()).value).toBe(live);
+    expect((await stream.next()).value?.updates[0]?.tick.ltp).toBe(1);
+    expect((await stream.next()).value).toEqual({ updates: live, conflated: 0 });
     expect((await stream.next()).done).toBe(true);
   });
 
   it('skips an empty snapshot and frees the bus subscription on return()', async () => {
     const { sub, returned } = fakeSubscription([[makeUpdate('NSE_EQ|A', 2)]]);
     const stream = tickStream([], sub);
-    expect((await stream.next()).value?.[0]?.tick.ltp).toBe(2);
+    expect((await stream.next()).value?.updates[0]?.tick.ltp).toBe(2);
     await stream.return();
     expect(returned()).toBe(1);
     expect((await stream.next()).done).toBe(true);

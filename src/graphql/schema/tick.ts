@@ -5,7 +5,7 @@ import { instrumentKeyProblem } from '../../upstox/protocol.js';
 import type { Builder } from '../builder.js';
 import type { GraphQLContext } from '../context.js';
 import { checkKeyCount, ERROR_CODES, userError } from '../errors.js';
-import { tickStream } from '../streams.js';
+import { type TickEvent, tickStream } from '../streams.js';
 import type { CommonRefs } from './common.js';
 
 const ALL_CHANGES = Object.values(TickChange).reduce((mask, bit) => mask | bit, 0);
@@ -130,10 +130,15 @@ export function registerTick(builder: Builder, { FeedModeEnum, TickChangeEnum }:
     }),
   });
 
-  const TickEventRef = builder.objectRef<readonly TickUpdate[]>('TickEvent').implement({
+  const TickEventRef = builder.objectRef<TickEvent>('TickEvent').implement({
     description: 'One event of the `ticks` subscription: the updates of one upstream frame (or throttle window).',
     fields: (t) => ({
-      updates: t.field({ type: [TickUpdateRef], resolve: (updates) => updates as TickUpdate[] }),
+      updates: t.field({ type: [TickUpdateRef], resolve: (event) => event.updates as TickUpdate[] }),
+      conflated: t.expose('conflated', {
+        type: 'SafeInt',
+        description:
+          'Updates merged into newer ones for this subscription so far because the client read too slowly (0 for a client that keeps up).',
+      }),
     }),
   });
 
@@ -206,7 +211,7 @@ export function registerTick(builder: Builder, { FeedModeEnum, TickChangeEnum }:
         });
         return tickStream(snapshot, subscription);
       },
-      resolve: (updates) => updates,
+      resolve: (event) => event,
     }),
   }));
 
