@@ -80,10 +80,15 @@ export interface TickBusOptions {
 
 /** What the publish loop keeps per subscriber; one shape for all, so the hot loop stays monomorphic. */
 interface Subscriber {
-  /** publish() call that last touched `current`. */
+  /** publish() call that last touched `matched`/`current`. */
   epoch: number;
-  /** This subscriber's updates from the batch being published. */
-  current: TickUpdate[];
+  /** Updates of the batch being published that are for this subscriber. */
+  matched: number;
+  /**
+   * Those updates, or null while they are exactly the batch's first `matched` updates: then no list is built
+   * (a subscriber of every key in a batch costs no allocation at all; it shares the batch's array).
+   */
+  current: TickUpdate[] | null;
   accept(updates: readonly TickUpdate[]): void;
   close(): void;
 }
@@ -155,7 +160,8 @@ export function createTickBus({ logger, defaultBufferLimit = 1_000, maxThrottleM
 
     const subscriber: Subscriber = {
       epoch: 0,
-      current: [],
+      matched: 0,
+      current: null,
       accept:
         throttleMs === 0
           ? deliver
@@ -243,19 +249,29 @@ export function createTickBus({ logger, defaultBufferLimit = 1_000, maxThrottleM
         for (const subscriber of subscribers) {
           if (subscriber.epoch !== epoch) {
             subscriber.epoch = epoch;
-            subscriber.current = [update];
+            subscriber.matched = 1;
+            subscriber.current = i === 0 ? null : [update];
             touched.push(subscriber);
-          } else {
+          } else if (subscriber.current !== null) {
             subscriber.current.push(update);
+            subscriber.matched++;
+          } else if (subscriber.matched === i) {
+            subscriber.matched++; // still the batch's prefix
+          } else {
+            const list = updates.slice(0, subscriber.matched);
+            list.push(update);
+            subscriber.current = list;
+            subscriber.matched++;
           }
         }
       }
       for (let i = 0; i < touched.length; i++) {
         const subscriber = touched[i]!;
-        const mine = subscriber.current;
-        subscriber.current = NO_UPDATES;
-        // A subscriber of every key in the batch shares the batch's own (readonly) array.
-        subscriber.accept(mine.length === updates.length ? updates : mine);
+        const mine =
+          subscriber.current ??
+          (subscriber.matched === updates.length ? updates : updates.slice(0, subscriber.matched));
+        subscriber.current = null;
+        subscriber.accept(mine);
       }
       touched.length = 0;
     },
@@ -276,9 +292,6 @@ export function createTickBus({ logger, defaultBufferLimit = 1_000, maxThrottleM
     },
   };
 }
-
-/** Placeholder for `Subscriber.current` between publishes; never pushed to (the epoch check replaces it first). */
-const NO_UPDATES: TickUpdate[] = [];
 
 function checkBufferLimit(value: number, name: string): void {
   if (!Number.isInteger(value) || value < 1) {

@@ -37,6 +37,22 @@ describe('tick bus', () => {
     ]);
   });
 
+  it('cuts each subscriber its own list whether its updates open, sit inside or fill the batch', async () => {
+    const bus = newBus();
+    const head = reader(bus.subscribe({ instrumentKeys: ['A', 'B'] }));
+    const gaps = reader(bus.subscribe({ instrumentKeys: ['A', 'B', 'D'] }));
+    const tail = reader(bus.subscribe({ instrumentKeys: ['C', 'D'] }));
+    const every = reader(bus.subscribe({ instrumentKeys: ['A', 'B', 'C', 'D'] }));
+    const batch = makeBatch(makeUpdate('A', 1), makeUpdate('B', 1), makeUpdate('C', 1), makeUpdate('D', 1));
+    bus.publish(batch);
+    const keys = async (r: typeof head) => (await r.drain()).map((list) => list.map((u) => u.tick.instrumentKey));
+    expect(await keys(head)).toEqual([['A', 'B']]);
+    expect(await keys(gaps)).toEqual([['A', 'B', 'D']]);
+    expect(await keys(tail)).toEqual([['C', 'D']]);
+    const [whole] = await every.drain();
+    expect(whole).toBe(batch.updates);
+  });
+
   it('hands nothing to a subscriber when a batch carries none of its instruments', async () => {
     const bus = newBus();
     const sub = reader(bus.subscribe({ instrumentKeys: ['A'] }));
