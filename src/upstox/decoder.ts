@@ -77,6 +77,11 @@ export interface DecoderOptions {
 
 const has = (object: object, field: string): boolean => Object.hasOwn(object, field);
 
+function isEmpty(object: object): boolean {
+  for (const _ in object) return false;
+  return true;
+}
+
 function emptyTick(instrumentKey: string, mode: FeedMode, isIndex: boolean): Tick {
   return {
     instrumentKey,
@@ -320,7 +325,8 @@ export function createDecoder({ cache }: DecoderOptions): Decoder {
         });
       }
       const exchangeTs = response.currentTs || receivedAt;
-      if (response.type === FRAME_TYPE.market_info) {
+      // type 2; a frame that carries only marketInfo is treated the same even if its type were missing.
+      if (response.type === FRAME_TYPE.market_info || (response.marketInfo && isEmpty(response.feeds))) {
         return {
           kind: 'market_info',
           segments: response.marketInfo ? toSegments(response.marketInfo) : [],

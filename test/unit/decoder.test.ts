@@ -105,6 +105,15 @@ describe('decoder', () => {
     expect(cache.size).toBe(0);
   });
 
+  it('treats a frame carrying only marketInfo as market_info even without its type', () => {
+    const decoder = createDecoder({ cache: createLatestCache() });
+    const result = decoder.decode(
+      encodeFeedResponse({ currentTs: 3, marketInfo: { segmentStatus: { NSE_FO: 4 } } }),
+      1,
+    );
+    expect(result).toMatchObject({ kind: 'market_info', segments: [{ segment: 'NSE_FO', status: 'CLOSING_START' }] });
+  });
+
   it('treats an unknown frame type as a live (merging) update', () => {
     const decoder = createDecoder({ cache: createLatestCache() });
     const batch = ticksOf(decoder.decode(encodeFeedResponse(feedsFrame(equityKeys(1), ltpcFeedObject, 7)), 1));
