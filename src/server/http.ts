@@ -41,6 +41,11 @@ export interface ServerOptions {
   /** graphql-ws keep-alive ping interval, ms (0 disables). @default 12_000 */
   readonly wsKeepAliveMs?: number;
   /**
+   * Largest accepted request body by its Content-Length, bytes; larger requests get 413 before any parsing
+   * (5,000 instrument keys as variables are about 120 kB). Also the graphql-ws message limit. @default 1_048_576
+   */
+  readonly maxBodyBytes?: number;
+  /**
    * Values never to return (Upstox token, API keys, DB passwords): scrubbed from every error message and
    * extension on every transport, even when a client sends one back as an argument. @default []
    */
@@ -98,6 +103,7 @@ export function createServer({
   isReady = () => ({ ready: true, reasons: [] }),
   graphiql = true,
   wsKeepAliveMs = 12_000,
+  maxBodyBytes = 1_048_576,
   secrets = [],
 }: ServerOptions): Server {
   const limits = resolveLimits(limitOptions);
@@ -140,7 +146,14 @@ export function createServer({
     ],
   });
 
-  const ws = createGraphQLWebSocketServer({ yoga, authenticator, limits, logger, keepAliveMs: wsKeepAliveMs });
+  const ws = createGraphQLWebSocketServer({
+    yoga,
+    authenticator,
+    limits,
+    logger,
+    keepAliveMs: wsKeepAliveMs,
+    maxPayloadBytes: maxBodyBytes,
+  });
 
   /** Runs one GraphQL operation through yoga with the caller's credentials; returns status and body. */
   async function runOperation(req: IncomingMessage, query: string, variables: Record<string, unknown> = {}) {
@@ -210,7 +223,20 @@ export function createServer({
       if (req.method !== 'GET') return sendJson(res, 405, { errors: [{ message: 'Use GET' }] });
       return rest(req, res, url);
     }
-    if (url.pathname === GRAPHQL_PATH) return yoga(req, res, { req });
+    if (url.pathname === GRAPHQL_PATH) {
+      if (Number(req.headers['content-length'] ?? 0) > maxBodyBytes) {
+        res.setHeader('connection', 'close');
+        return sendJson(res, 413, {
+          errors: [
+            {
+              message: `Request body over ${maxBodyBytes} bytes`,
+              extensions: { code: 'PAYLOAD_TOO_LARGE', limit: maxBodyBytes },
+            },
+          ],
+        });
+      }
+      return yoga(req, res, { req });
+    }
     sendJson(res, 404, { errors: [{ message: `Not found: ${url.pathname}; GraphQL is at ${GRAPHQL_PATH}` }] });
   }
 

@@ -205,6 +205,13 @@ describe('GraphQL over HTTP and SSE', () => {
       const asc = await page('OLDEST_FIRST');
       expect(asc.edges.map((e) => e.node.id)).toEqual(['1', '2', '3', '4']);
 
+      const bounded = await gql<{ ticks: { edges: { node: { id: string } }[] } }>(
+        t.url,
+        'query ($k: String!, $f: Timestamp, $t: Timestamp) { ticks(instrumentKey: $k, from: $f, to: $t, order: OLDEST_FIRST) { edges { node { id } } } }',
+        { k: A, f: t.store.ticks[1]!.exchangeTs, t: t.store.ticks[3]!.exchangeTs },
+      );
+      expect(bounded.data!.ticks.edges.map((e) => e.node.id)).toEqual(['2', '3']); // from inclusive, to exclusive
+
       const forged = await gql(
         t.url,
         '{ ticks(instrumentKey: "NSE_EQ|INE002A01018", after: "bm90LWEtY3Vyc29y") { edges { cursor } } }',

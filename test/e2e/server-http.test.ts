@@ -82,6 +82,18 @@ describe('HTTP endpoints', () => {
     expect(await withHeader.json()).toEqual({ data: { feedStatus: { state: 'CONNECTED' } } });
   });
 
+  it('refuses a request body over the limit with 413 before parsing it', async () => {
+    const res = await fetch(`${t.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: '{ feedStatus { state } }', variables: { pad: 'x'.repeat(1_100_000) } }),
+    });
+    expect(res.status).toBe(413);
+    expect(await res.json()).toMatchObject({
+      errors: [{ extensions: { code: 'PAYLOAD_TOO_LARGE', limit: 1_048_576 } }],
+    });
+  });
+
   it('answers unknown paths and upgrades elsewhere with 404', async () => {
     expect((await fetch(`${t.url}/nope`)).status).toBe(404);
     const error = await new Promise<Error>((resolve) => {
