@@ -22,7 +22,7 @@
  * - while stalled, snapshots and live frames are simply not sent (they are not queued for later);
  * - a socket whose send buffer is above `maxBufferedBytes` skips live frames (counted in `framesDropped`).
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse, STATUS_CODES } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -45,7 +45,7 @@ import {
   type UpstoxErrorBody,
 } from '../upstox/protocol.js';
 import { buildFeed, buildMarketInfo } from './frames.js';
-import { createMarketModel, type InstrumentSpec, istDayStart, type MarketModel } from './market-model.js';
+import { createMarketModel, createPrng, type InstrumentSpec, istDayStart, type MarketModel } from './market-model.js';
 import { readRecording } from './recording.js';
 import { createFeedCodec, type WireFeed, type WireFeedResponse } from './wire.js';
 
@@ -83,7 +83,12 @@ export interface SimulatorOptions {
   now?: () => number;
   /** @default silentLogger() */
   logger?: Logger;
-  /** Replay this recording (see recording.ts) to every connection instead of generating a market. */
+  /**
+   * Replay this recording (see recording.ts) instead of generating a market: every feeder connection gets the
+   * whole file from its first frame with the original pacing, raw bytes (currentTs not restamped). Requests are
+   * still parsed, counted and emitted but change nothing; no market_info or snapshots are generated (a recording
+   * made from connect already starts with them).
+   */
   replayFile?: string;
   /** Replay pace multiplier: 1 = original pacing, 10 = ten times faster. @default 1 */
   replaySpeed?: number;
@@ -138,7 +143,7 @@ export interface SimulatorFaults {
   drop(): void;
   /** While on: no frames and no pings (sockets stay open). */
   stall(on: boolean): void;
-  /** Sends `count` frames of random bytes that are not a valid FeedResponse to every feeder socket. */
+  /** Sends `count` frames of random bytes that are not a valid FeedResponse to every feeder socket (no 'frame' event). */
   garbage(count?: number): void;
   /** The next `times` authorize/direct requests fail with `status` and an Upstox error envelope. */
   refuseAuthorize(status: RefusableStatus, times?: number): void;
@@ -303,6 +308,8 @@ export function createSimulator({
   const log = logger.child({ component: 'simulator' });
   const codec = createFeedCodec();
   const model = createMarketModel({ universe, seed, now });
+  // Which keys tick in a frame, and garbage bytes: seeded too, so a run's choices follow from its seed.
+  const random = createPrng((seed ^ 0x5bd1e995) >>> 0);
   let tokens = new Set(accessTokens);
   let rate = Math.max(0, ticksPerSecond);
 
@@ -770,7 +777,7 @@ export function createSimulator({
     // Partial Fisher–Yates: the first `due` entries become a uniform random sample without replacement.
     const changes = new Map<string, number>();
     for (let i = 0; i < due; i++) {
-      const j = i + Math.floor(Math.random() * (union.length - i));
+      const j = i + Math.floor(random() * (union.length - i));
       const key = union[j]!;
       union[j] = union[i]!;
       union[i] = key;
@@ -870,7 +877,9 @@ export function createSimulator({
     garbage(count = 1) {
       for (let i = 0; i < count; i++) {
         // 0x0f = field 1 with wire type 7, which does not exist: no protobuf decoder accepts this frame.
-        const bytes = Buffer.concat([Buffer.from([0x0f]), randomBytes(15 + Math.floor(Math.random() * 48))]);
+        const bytes = Buffer.alloc(16 + Math.floor(random() * 48));
+        for (let b = 1; b < bytes.length; b++) bytes[b] = Math.floor(random() * 256);
+        bytes[0] = 0x0f;
         for (const conn of connections.values()) {
           if (conn.ws.readyState !== WebSocket.OPEN) continue;
           conn.ws.send(bytes, { binary: true });
