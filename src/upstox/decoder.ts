@@ -109,29 +109,81 @@ function emptyTick(instrumentKey: string, mode: FeedMode, isIndex: boolean): Tic
 
 const INDEX_SEGMENT = /_INDEX$/;
 
-function toDepthLevel(q: WireQuote): DepthLevel {
-  return { bidQty: q.bidQ, bidPrice: q.bidP, askQty: q.askQ, askPrice: q.askP };
+// Structural sharing (allocation is the decoder's main cost: GC was ~40 % of a full-frame profile). A level or
+// candle equal to the previous one is reused as is, and so is the whole array when nothing in it differs:
+// deep book levels and the `I1` candle (fixed within a minute) mostly repeat from frame to frame.
+
+function sameLevel(l: DepthLevel | undefined, q: WireQuote): l is DepthLevel {
+  return (
+    l !== undefined && l.bidQty === q.bidQ && l.bidPrice === q.bidP && l.askQty === q.askQ && l.askPrice === q.askP
+  );
 }
 
-function toGreeks(g: WireGreeks): Greeks | null {
+function mergeDepth(previous: readonly DepthLevel[] | null, wire: readonly WireQuote[]): readonly DepthLevel[] {
+  let reused = previous !== null && previous.length === wire.length;
+  const out = new Array<DepthLevel>(wire.length);
+  for (let i = 0; i < wire.length; i++) {
+    const q = wire[i]!;
+    const old = previous?.[i];
+    if (sameLevel(old, q)) out[i] = old;
+    else {
+      out[i] = { bidQty: q.bidQ, bidPrice: q.bidP, askQty: q.askQ, askPrice: q.askP };
+      reused = false;
+    }
+  }
+  return reused ? previous! : out;
+}
+
+/** All-zero greeks (the empty `{}` equities get) are null; equal greeks reuse the previous object. */
+function mergeGreeks(previous: Greeks | null, g: WireGreeks): Greeks | null {
   if (g.delta === 0 && g.theta === 0 && g.gamma === 0 && g.vega === 0 && g.rho === 0) return null;
+  if (
+    previous !== null &&
+    previous.delta === g.delta &&
+    previous.theta === g.theta &&
+    previous.gamma === g.gamma &&
+    previous.vega === g.vega &&
+    previous.rho === g.rho
+  ) {
+    return previous;
+  }
   return { delta: g.delta, theta: g.theta, gamma: g.gamma, vega: g.vega, rho: g.rho };
+}
+
+function sameCandle(c: Candle, o: WireOhlc): boolean {
+  return (
+    c.open === o.open &&
+    c.high === o.high &&
+    c.low === o.low &&
+    c.close === o.close &&
+    c.volume === o.vol &&
+    c.ts === o.ts
+  );
 }
 
 function toCandle(o: WireOhlc): Candle {
   return { interval: o.interval, open: o.open, high: o.high, low: o.low, close: o.close, volume: o.vol, ts: o.ts };
 }
 
+/** Replaces candles by interval, keeping intervals the frame did not carry. */
 function mergeCandles(previous: readonly Candle[] | null, wire: readonly WireOhlc[]): readonly Candle[] {
   if (previous === null || previous.length === 0) return wire.map(toCandle);
-  const out = previous.slice();
+  let out: Candle[] | null = null;
   for (const o of wire) {
-    const candle = toCandle(o);
-    const at = out.findIndex((c) => c.interval === candle.interval);
-    if (at === -1) out.push(candle);
-    else out[at] = candle;
+    const list: readonly Candle[] = out ?? previous;
+    let at = -1;
+    for (let i = 0; i < list.length; i++) {
+      if (list[i]!.interval === o.interval) {
+        at = i;
+        break;
+      }
+    }
+    if (at !== -1 && sameCandle(list[at]!, o)) continue;
+    out ??= previous.slice();
+    if (at === -1) out.push(toCandle(o));
+    else out[at] = toCandle(o);
   }
-  return out;
+  return out ?? previous;
 }
 
 /** Mutable working copy used while merging one feed; frozen into a Tick literal at the end. */
@@ -216,11 +268,11 @@ function mergeFeed(
 
   if (marketFF) {
     if (marketFF.marketLevel) {
-      d.depth = marketFF.marketLevel.bidAskQuote.map(toDepthLevel);
+      d.depth = mergeDepth(fresh ? null : d.depth, marketFF.marketLevel.bidAskQuote);
       changed |= TickChange.DEPTH;
     }
     if (marketFF.optionGreeks) {
-      const greeks = toGreeks(marketFF.optionGreeks);
+      const greeks = mergeGreeks(fresh ? null : d.greeks, marketFF.optionGreeks);
       if (greeks !== null || d.greeks !== null) changed |= TickChange.GREEKS;
       d.greeks = greeks;
     }
@@ -264,11 +316,11 @@ function mergeFeed(
     }
   } else if (greeksFeed) {
     if (greeksFeed.firstDepth) {
-      d.depth = [toDepthLevel(greeksFeed.firstDepth)];
+      d.depth = mergeDepth(fresh ? null : d.depth, [greeksFeed.firstDepth]);
       changed |= TickChange.DEPTH;
     }
     if (greeksFeed.optionGreeks) {
-      const greeks = toGreeks(greeksFeed.optionGreeks);
+      const greeks = mergeGreeks(fresh ? null : d.greeks, greeksFeed.optionGreeks);
       if (greeks !== null || d.greeks !== null) changed |= TickChange.GREEKS;
       d.greeks = greeks;
     }

@@ -77,6 +77,36 @@ describe('merging partial live updates', () => {
     });
   });
 
+  it('reuses unchanged depth levels, candles and greeks and replaces only what differs', () => {
+    const first = send(SNAPSHOT, {
+      fullFeed: {
+        marketFF: {
+          ...(fullFeedObject(0) as { fullFeed: { marketFF: object } }).fullFeed.marketFF,
+          optionGreeks: { delta: 0.5 },
+        },
+      },
+      requestMode: 1,
+    });
+    const levels = first.tick.depth!.map((l) => ({
+      bidQ: l.bidQty,
+      bidP: l.bidPrice,
+      askQ: l.askQty,
+      askP: l.askPrice,
+    }));
+    levels[0] = { ...levels[0]!, bidQ: 1 };
+    const ohlc = first.tick.candles!.map((c) => ({ ...c, vol: c.volume }));
+    const next = send(
+      LIVE,
+      marketFF({ marketLevel: { bidAskQuote: levels }, marketOHLC: { ohlc }, optionGreeks: { delta: 0.5 } }),
+    );
+    expect(changeNames(next.changed)).toEqual(['DEPTH', 'CANDLES', 'GREEKS']);
+    expect(next.tick.depth).not.toBe(first.tick.depth);
+    expect(next.tick.depth?.[0]).toEqual({ ...first.tick.depth![0], bidQty: 1 });
+    for (let i = 1; i < 5; i++) expect(next.tick.depth?.[i]).toBe(first.tick.depth?.[i]);
+    expect(next.tick.candles).toBe(first.tick.candles);
+    expect(next.tick.greeks).toBe(first.tick.greeks);
+  });
+
   it('never mutates a tick it handed out', () => {
     const first = send(SNAPSHOT, fullFeedObject(0));
     const frozen = structuredClone(first.tick);
