@@ -18,6 +18,7 @@
 
 import { once } from 'node:events';
 import { createReadStream, createWriteStream } from 'node:fs';
+import { open } from 'node:fs/promises';
 
 export const RECORDING_MAGIC = 'TGFEED01';
 const HEADER_BYTES = 8;
@@ -92,6 +93,24 @@ export function createFrameRecorder(path: string): FrameRecorder {
       return closing;
     },
   };
+}
+
+/**
+ * Checks that `path` exists and starts with the recording magic, so a bad replay file fails at start-up rather
+ * than on the first connection. Throws RecordingFormatError (or the fs error, e.g. ENOENT).
+ */
+export async function assertRecording(path: string): Promise<void> {
+  const file = await open(path, 'r');
+  try {
+    const header = Buffer.alloc(HEADER_BYTES);
+    const { bytesRead } = await file.read(header, 0, HEADER_BYTES, 0);
+    const magic = header.subarray(0, bytesRead).toString('latin1');
+    if (magic !== RECORDING_MAGIC) {
+      throw new RecordingFormatError(`${path} is not a tickgraph recording (magic ${JSON.stringify(magic)})`, path, 0);
+    }
+  } finally {
+    await file.close();
+  }
 }
 
 /**

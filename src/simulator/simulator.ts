@@ -53,7 +53,7 @@ import {
 } from '../upstox/protocol.js';
 import { buildFeed, buildMarketInfo } from './frames.js';
 import { createMarketModel, createPrng, type InstrumentSpec, istDayStart, type MarketModel } from './market-model.js';
-import { readRecording } from './recording.js';
+import { assertRecording, readRecording } from './recording.js';
 import { createFeedCodec, type WireFeed, type WireFeedResponse } from './wire.js';
 
 export type FrameType = 'initial_feed' | 'live_feed' | 'market_info';
@@ -184,6 +184,11 @@ export interface Simulator {
   readonly faults: SimulatorFaults;
   setAccessTokens(tokens: readonly string[]): void;
   setTicksPerSecond(ticksPerSecond: number): void;
+  /**
+   * Changes segment statuses (e.g. `{ NSE_EQ: 'CLOSING_END' }`) and pushes a fresh `market_info` frame to every
+   * feeder socket, as upstream may on a session transition (§4.3, [UNCONFIRMED]). Later connections get it too.
+   */
+  setMarketStatus(statuses: Partial<Record<string, MarketStatus>>): void;
   instruments(): readonly InstrumentSpec[];
   /** The market model (read current prices with `model.state(key)` / `model.ltp(key)`). */
   readonly model: MarketModel;
@@ -318,6 +323,7 @@ export function createSimulator({
   // Which keys tick in a frame, and garbage bytes: seeded too, so a run's choices follow from its seed.
   const random = createPrng((seed ^ 0x5bd1e995) >>> 0);
   let tokens = new Set(accessTokens);
+  const marketStatus: Partial<Record<string, MarketStatus>> = { ...segmentStatus };
   let rate = Math.max(0, ticksPerSecond);
 
   const listeners = new Map<keyof SimulatorEvents, Set<(payload: never) => void>>();
@@ -597,7 +603,7 @@ export function createSimulator({
     }
     // market_info first, right after open (§4.3).
     const t = now();
-    sendResponse(conn, buildMarketInfo(t, istDayStart(t), { segmentStatus }), false);
+    sendResponse(conn, buildMarketInfo(t, istDayStart(t), { segmentStatus: marketStatus }), false);
   }
 
   function onMessage(conn: Connection, data: Buffer, isBinary: boolean): void {
@@ -920,6 +926,11 @@ export function createSimulator({
   // ---- Lifecycle -------------------------------------------------------------------------------------------------
 
   async function doStart(): Promise<void> {
+    if (replayFile) {
+      await assertRecording(replayFile).catch((error: Error) => {
+        throw new SimulatorError(`replay file unusable: ${error.message}`, { cause: error });
+      });
+    }
     wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 4 * 1024 * 1024 });
     server = createServer(handleHttp);
     server.on('upgrade', handleUpgrade);
@@ -1003,6 +1014,13 @@ export function createSimulator({
     faults,
     setAccessTokens(next) {
       tokens = new Set(next);
+    },
+    setMarketStatus(statuses) {
+      Object.assign(marketStatus, statuses);
+      if (replayFile || faultState.stalled) return;
+      const t = now();
+      const frame = buildMarketInfo(t, istDayStart(t), { segmentStatus: marketStatus });
+      for (const conn of connections.values()) sendResponse(conn, frame, false);
     },
     setTicksPerSecond(n) {
       if (!(n >= 0)) throw new SimulatorError(`ticksPerSecond must be ≥ 0, got ${n}`);

@@ -485,6 +485,20 @@ describe('feeder socket', () => {
     expect(info().subscriptions.size).toBe(4);
   });
 
+  it('pushes a fresh market_info to every socket when a segment status changes', async () => {
+    const statusSim = await startSimulator({ segmentStatus: { MCX_FO: 'NORMAL_CLOSE' } });
+    const { client } = await connect(statusSim);
+    expect(client.frames[0]!.decoded.marketInfo.segmentStatus.MCX_FO).toBe('NORMAL_CLOSE');
+    statusSim.setMarketStatus({ NSE_EQ: 'CLOSING_END', NSE_FO: 'NORMAL_CLOSE' });
+    const pushed = await client.next((f) => f.decoded?.type === 'market_info');
+    expect(pushed.decoded.marketInfo.segmentStatus).toMatchObject({
+      NSE_EQ: 'CLOSING_END',
+      NSE_FO: 'NORMAL_CLOSE',
+      MCX_FO: 'NORMAL_CLOSE',
+      BSE_EQ: 'NORMAL_OPEN',
+    });
+  });
+
   it('pings an idle socket', async () => {
     const pinging = await startSimulator({ pingIntervalMs: 30, frameIntervalMs: 10 });
     const { client } = await connect(pinging);
@@ -692,6 +706,17 @@ describe('recording and replay', () => {
     const received = [await client.next(), await client.next(), await client.next()];
     expect(received.map((f) => Buffer.from(f.bytes))).toEqual(input.map((b) => Buffer.from(b)));
     expect(received[1]!.decoded.currentTs).toBe(1_500); // original timestamps, not restamped
+  });
+
+  it('refuses to start with a replay file that is missing or not a recording', async () => {
+    const missing = createSimulator({ replayFile: join(dir, 'missing.feed') });
+    await expect(missing.start()).rejects.toThrow(/replay file unusable.*ENOENT/);
+    await missing.stop();
+    const path = join(dir, 'wrong.feed');
+    await writeFile(path, 'NOTAFEED and more');
+    const wrong = createSimulator({ replayFile: path });
+    await expect(wrong.start()).rejects.toThrow(/not a tickgraph recording/);
+    await wrong.stop();
   });
 
   it('a recorder fed by a raw client captures a live session that replays identically', async () => {
