@@ -13,12 +13,13 @@ import {
 import type { AddressInfo } from 'node:net';
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import type { GraphQLSchema } from 'graphql';
-import { createGraphQLError, createYoga, maskError, type YogaLogger } from 'graphql-yoga';
+import { createYoga, maskError, type YogaLogger } from 'graphql-yoga';
 import type { AppServices, GraphQLContext } from '../graphql/context.js';
-import { type Logger, scrubSecrets } from '../logger.js';
+import type { Logger } from '../logger.js';
 import { type AuthOptions, createAuthenticator, keyFromHeaders, useAuthorization } from './auth.js';
 import { GRAPHIQL_TABS } from './graphiql.js';
 import { resolveLimits, type ServerLimits, useDocumentLimits } from './limits.js';
+import { useSecretScrubbing, withoutSecrets } from './secrets.js';
 import { createGraphQLWebSocketServer } from './ws.js';
 
 export interface ReadyState {
@@ -63,20 +64,6 @@ export interface Server {
 }
 
 const GRAPHQL_PATH = '/graphql';
-
-/** The error itself when it mentions no secret; otherwise a copy with every secret replaced. */
-function withoutSecrets(error: Error, secrets: readonly string[]): Error {
-  if (secrets.length === 0) return error;
-  const extensions = (error as { extensions?: Record<string, unknown> }).extensions;
-  const text = error.message + (extensions ? JSON.stringify(extensions) : '');
-  if (!secrets.some((secret) => secret.length >= 4 && text.includes(secret))) return error;
-  const gql = error as { path?: readonly (string | number)[] };
-  return createGraphQLError(scrubSecrets(error.message, secrets), {
-    path: gql.path,
-    extensions:
-      extensions && (JSON.parse(scrubSecrets(JSON.stringify(extensions), secrets)) as Record<string, unknown>),
-  });
-}
 
 function yogaLogger(logger: Logger): YogaLogger {
   const text = (args: unknown[]) => args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a))).join(' ');
@@ -143,6 +130,7 @@ export function createServer({
       }),
       useDocumentLimits(limits),
       useAuthorization(),
+      useSecretScrubbing(secrets),
     ],
   });
 

@@ -11,7 +11,7 @@ import {
   wsSubscribe,
 } from '../support/gql-server.js';
 
-const ADMIN = 'admin-key-0123456789';
+const ADMIN = 'adminkey0123456789';
 const READ = 'read-key-0123456789';
 const A = 'NSE_EQ|INE002A01018';
 const SUBSCRIBE = 'mutation ($k: [String!]!) { subscribeInstruments(instrumentKeys: $k) { outcome } }';
@@ -38,7 +38,7 @@ describe('API keys', () => {
   let t: GqlTestServer;
   const clients: Client[] = [];
   beforeAll(async () => {
-    t = await startGqlServer({ auth: { adminKeys: [ADMIN], readKeys: [READ] } });
+    t = await startGqlServer({ auth: { adminKeys: [ADMIN], readKeys: [READ] }, secrets: [ADMIN, READ] });
   });
   afterAll(async () => {
     await Promise.all(clients.map((c) => c.dispose()));
@@ -85,6 +85,18 @@ describe('API keys', () => {
     expect(await connect(t.wsUrl, undefined)).toBe(4403);
     expect(await connect(t.wsUrl, { apiKey: READ })).toBe('acked');
     expect(await connect(t.wsUrl, { authorization: `Bearer ${ADMIN}` })).toBe('acked');
+  });
+
+  it('never echoes a configured key in a validation error, over HTTP or graphql-ws', async () => {
+    const http = await gql(t.url, `{ ${ADMIN} }`, {}, { authorization: `Bearer ${READ}` });
+    expect(http.errors).toBeDefined();
+    expect(JSON.stringify(http)).not.toContain(ADMIN);
+    const c = wsClient(t.wsUrl, { authorization: `Bearer ${READ}` });
+    clients.push(c);
+    const sub = wsSubscribe(c, `subscription { ${ADMIN} }`);
+    await sub.waitFor(() => sub.errors.length > 0, 'validation error').catch(() => undefined);
+    expect(JSON.stringify(sub.errors)).toContain('Cannot query field');
+    expect(JSON.stringify(sub.errors)).not.toContain(ADMIN);
   });
 
   it('never writes a key to the log', () => {

@@ -38,7 +38,7 @@ export interface GqlTestServer {
 }
 
 export async function startGqlServer(
-  options: Partial<Pick<ServerOptions, 'auth' | 'limits' | 'wsKeepAliveMs'>> & { plus?: boolean } = {},
+  options: Partial<Pick<ServerOptions, 'auth' | 'limits' | 'wsKeepAliveMs' | 'secrets'>> & { plus?: boolean } = {},
 ): Promise<GqlTestServer> {
   const logs: string[] = [];
   const destination = new Writable({
@@ -59,6 +59,7 @@ export async function startGqlServer(
     services: { feed, cache, bus, store, instruments, stats: () => ({ dropped: { 'recorder-queue-full': 3 } }) },
     auth: options.auth,
     limits: options.limits,
+    secrets: options.secrets ?? [],
     wsKeepAliveMs: options.wsKeepAliveMs ?? 0,
     logger,
     isReady: () => readiness.current,
