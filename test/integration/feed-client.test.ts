@@ -13,7 +13,12 @@ import type { WireFeed } from '../../src/simulator/wire.js';
 import { createLatestCache } from '../../src/ticks/latest-cache.js';
 import type { Tick, TickBatch } from '../../src/ticks/tick.js';
 import { AuthorizeError, authorize, parseRetryAfter, redactFeedUrl } from '../../src/upstox/authorizer.js';
-import { createFeedClient, FeedConnectionError, InvalidInstrumentKeyError } from '../../src/upstox/feed-client.js';
+import {
+  createFeedClient,
+  FeedConnectionError,
+  fullJitterBackoff,
+  InvalidInstrumentKeyError,
+} from '../../src/upstox/feed-client.js';
 import { encodeFeedResponse } from '../../src/upstox/proto.js';
 import type { FeedMode } from '../../src/upstox/protocol.js';
 import { CapExceededError } from '../../src/upstox/subscriptions.js';
@@ -304,6 +309,41 @@ describe('feed client against the simulator', () => {
     expect(h.client.status().reconnects).toBeGreaterThanOrEqual(1);
   });
 
+  it('with dataTimeoutMs, reconnects a stalled feed even while its socket answers our pings', async () => {
+    const h = await harness(
+      { universe, ticksPerSecond: 100, frameIntervalMs: 20, pingIntervalMs: 60_000 },
+      {
+        desired: desiredOf(allKeys.slice(0, 10), 'ltpc'),
+        livenessTimeoutMs: 10_000,
+        pingIntervalMs: 50,
+        dataTimeoutMs: 300,
+      },
+    );
+    const errors: string[] = [];
+    h.client.on('status', (s) => {
+      if (s.lastError) errors.push(s.lastError);
+    });
+    h.client.start();
+    await h.until(() => h.client.status().framesDecoded > 2, 'a few frames');
+    h.sim.faults.stall(true);
+    await h.until(() => errors.length > 0, 'the data watchdog to fire');
+    expect(errors[0]).toMatch(/no frame or server ping for \d+ ms/);
+    h.sim.faults.stall(false);
+    await h.until(() => h.client.status().state === 'CONNECTED' && h.client.status().reconnects >= 1, 'reconnected');
+  });
+
+  it('subscribes full_d30 with Plus and gets 30 depth levels', async () => {
+    const keys = allKeys.slice(0, 5);
+    const h = await harness(
+      { universe, ticksPerSecond: 50, frameIntervalMs: 20, plus: true },
+      { desired: desiredOf(keys, 'full_d30'), plus: true },
+    );
+    h.client.start();
+    await h.until(() => keys.every((k) => h.cache.get(k)?.depth?.length === 30), '30-level books for 5 keys');
+    expect(h.cache.get(keys[0]!)?.mode).toBe('full_d30');
+    expect(h.client.status().activeKeysByMode.full_d30).toBe(5);
+  });
+
   it('does not reconnect a quiet feed that the server keeps pinging', async () => {
     const h = await harness(
       { universe, ticksPerSecond: 0, frameIntervalMs: 20, pingIntervalMs: 50 },
@@ -467,6 +507,17 @@ describe('feed client against a hand-rolled upstream', () => {
       await client.stop();
       await upstream.close();
     }
+  });
+});
+
+describe('fullJitterBackoff', () => {
+  it('draws uniformly below base × 2^(attempt-1), capped', () => {
+    const top = fullJitterBackoff(500, 30_000, () => 0.999_999);
+    expect([1, 2, 3, 4, 7, 20].map((a) => Math.round(top(a)))).toEqual([500, 1_000, 2_000, 4_000, 30_000, 30_000]);
+    const bottom = fullJitterBackoff(500, 30_000, () => 0);
+    expect(bottom(5)).toBe(0);
+    const half = fullJitterBackoff(100, 1_000, () => 0.5);
+    expect(half(2)).toBe(100);
   });
 });
 
