@@ -75,7 +75,7 @@ export interface TickStore {
 
 // --- implementation -------------------------------------------------------------------------------------------
 
-import type { Tick as TickRow } from '../generated/prisma/sqlite/client.js';
+import { Prisma, type Tick as TickRow } from '../generated/prisma/sqlite/client.js';
 import type { Database } from './prisma.js';
 
 export interface TickStoreOptions {
@@ -83,13 +83,19 @@ export interface TickStoreOptions {
   database: Database;
   /** Upper bound on a history page, whatever the caller asks for. @default 10_000 */
   maxPageSize?: number;
+  /**
+   * How history pages are read: `findMany` (Prisma's query builder, an OR-expanded keyset condition) or
+   * `queryRaw` (Prisma's `$queryRaw` with a row-value keyset condition `("exchangeTs", "id") > (…)`, which both
+   * databases turn into a single index range). bench/history.ts measures both. @default 'queryRaw'
+   */
+  readPath?: 'findMany' | 'queryRaw';
 }
 
 export class HistoryQueryError extends Error {
   override name = 'HistoryQueryError';
 }
 
-const toNumber = (value: bigint | null): number | null => (value === null ? null : Number(value));
+const toNumber = (value: bigint | number | null): number | null => (value === null ? null : Number(value));
 
 /** A Prisma `Tick` row as the store's {@link StoredTick} (bigints → numbers, id → decimal string). */
 export function toStoredTick(row: TickRow): StoredTick {
@@ -124,14 +130,75 @@ export function toStoredTick(row: TickRow): StoredTick {
   };
 }
 
-export function createTickStore({ database, maxPageSize = 10_000 }: TickStoreOptions): TickStore {
+/** Every Tick column, quoted, in model order: the select list of the raw read path. */
+const TICK_COLUMNS = Prisma.raw(
+  [
+    'id',
+    'instrumentKey',
+    'exchangeTs',
+    'receivedAt',
+    'mode',
+    'ltp',
+    'lastTradeTime',
+    'ltq',
+    'closePrice',
+    'volume',
+    'openInterest',
+    'averagePrice',
+    'impliedVolatility',
+    'totalBuyQty',
+    'totalSellQty',
+    'bestBidPrice',
+    'bestBidQty',
+    'bestAskPrice',
+    'bestAskQty',
+    'dayOpen',
+    'dayHigh',
+    'dayLow',
+    'delta',
+    'theta',
+    'gamma',
+    'vega',
+    'rho',
+  ]
+    .map((c) => `"${c}"`)
+    .join(', '),
+);
+
+export function createTickStore({
+  database,
+  maxPageSize = 10_000,
+  readPath = 'queryRaw',
+}: TickStoreOptions): TickStore {
   const { prisma } = database;
+
+  /** One page via $queryRaw: a row-value keyset bound is one index range on both databases. */
+  const rawPage = async ({ instrumentKey, from, to, order, limit, after }: HistoryQuery): Promise<StoredTick[]> => {
+    const asc = order === 'ASC';
+    const conditions = [Prisma.sql`"instrumentKey" = ${instrumentKey}`];
+    if (from !== undefined) conditions.push(Prisma.sql`"exchangeTs" >= ${BigInt(from)}`);
+    if (to !== undefined) conditions.push(Prisma.sql`"exchangeTs" < ${BigInt(to)}`);
+    if (after) {
+      const keyset = Prisma.sql`(${BigInt(after.exchangeTs)}, ${BigInt(after.id)})`;
+      conditions.push(
+        asc ? Prisma.sql`("exchangeTs", "id") > ${keyset}` : Prisma.sql`("exchangeTs", "id") < ${keyset}`,
+      );
+    }
+    const direction = Prisma.raw(asc ? 'ASC' : 'DESC');
+    const rows = await prisma.$queryRaw<TickRow[]>`
+      SELECT ${TICK_COLUMNS} FROM "Tick" WHERE ${Prisma.join(conditions, ' AND ')}
+      ORDER BY "exchangeTs" ${direction}, "id" ${direction} LIMIT ${Math.min(limit, maxPageSize)}`;
+    return rows.map(toStoredTick);
+  };
+
   return {
-    async history({ instrumentKey, from, to, order, limit, after }) {
+    async history(query) {
+      const { instrumentKey, from, to, order, limit, after } = query;
       if (!Number.isInteger(limit) || limit < 1)
         throw new HistoryQueryError(`limit must be a positive integer, got ${limit}`);
       if (after && !/^\d+$/.test(after.id))
         throw new HistoryQueryError(`cursor id must be a decimal row id, got "${after.id}"`);
+      if (readPath === 'queryRaw') return rawPage(query);
       const asc = order === 'ASC';
       const direction = asc ? 'asc' : 'desc';
       // Keyset: rows strictly after (ts, id) in the page's order. The plain range bound on exchangeTs (`gte`/`lte`

@@ -121,7 +121,7 @@ describe.each(backends())('tick store on $provider', ({ provider }) => {
     ).rejects.toThrow(/cursor id must be a decimal row id, got "x1"/);
   });
 
-  it('reads a page with one index range scan on (instrumentKey, exchangeTs, id), in both directions, without sorting', async () => {
+  it('reads a page with one index range scan on (instrumentKey, exchangeTs, id), in both directions and read paths, without sorting', async () => {
     const captured: { sql: string; params: string }[] = [];
     const spy = createDatabase({
       url: db.url,
@@ -131,8 +131,13 @@ describe.each(backends())('tick store on $provider', ({ provider }) => {
       },
     });
     try {
-      const spyStore = createTickStore({ database: spy });
-      for (const order of ['ASC', 'DESC'] as const) {
+      for (const [readPath, order] of [
+        ['queryRaw', 'ASC'],
+        ['queryRaw', 'DESC'],
+        ['findMany', 'ASC'],
+        ['findMany', 'DESC'],
+      ] as const) {
+        const spyStore = createTickStore({ database: spy, readPath });
         captured.length = 0;
         await spyStore.history({
           instrumentKey: KEY_A,
