@@ -12,7 +12,7 @@
  *                  local bus and latest cache.
  * - `<ns>:status`  the leader's FeedStatus, at most once per statusIntervalMs; followers answer feedStatus from it.
  * - `<ns>:subscriptions-changed`  a mutation on any instance asks the leader to reload the desired set.
- * - `<ns>:leader`  "the lock was released": followers try to take it now instead of at their next retry.
+ * - `<ns>:leader-released`  the leader let go of the lock: followers try to take it now, not at their next retry.
  *
  * Redis trouble never stops the live path: publishes fail fast (no offline queue, so no stale burst after a
  * reconnect), are counted, and the leader keeps serving its own clients. While it cannot reach Redis a leader
@@ -196,7 +196,7 @@ export function createRedisRelay({
     ticks: `${namespace}:ticks`,
     status: `${namespace}:status`,
     subscriptions: `${namespace}:subscriptions-changed`,
-    leader: `${namespace}:leader`,
+    released: `${namespace}:leader-released`,
   };
   const renewEveryMs = Math.max(10, Math.floor(lockTtlMs / 3));
 
@@ -493,7 +493,7 @@ export function createRedisRelay({
       counts.ignored++;
       return;
     }
-    if (channel === channels.leader) {
+    if (channel === channels.released) {
       // The leader let go: try now rather than at the next retry.
       if (!leader && !stopped) void elect();
       return;
@@ -554,7 +554,7 @@ export function createRedisRelay({
     if (stopped) return;
     if (subscriberReady) {
       try {
-        await subscriber.subscribe(channels.ticks, channels.status, channels.subscriptions, channels.leader);
+        await subscriber.subscribe(channels.ticks, channels.status, channels.subscriptions, channels.released);
       } catch (error) {
         counts.redisErrors++;
         warn('subscribe', error, 'could not subscribe; ioredis resubscribes on reconnect');
@@ -590,10 +590,11 @@ export function createRedisRelay({
     await starting?.catch(() => undefined);
     await electing;
     if (electionTimer !== undefined) clearTimeout(electionTimer);
-    if (leader && commands !== undefined && commands.status === 'ready') {
+    // Release even when not leading: an election that won the lock while stop() began never became leader.
+    if (commands !== undefined && commands.status === 'ready') {
       try {
-        await commands.eval(RELEASE_SCRIPT, 1, lockKey, instanceId);
-        await commands.publish(channels.leader, encodeNotice(instanceId));
+        const released = await commands.eval(RELEASE_SCRIPT, 1, lockKey, instanceId);
+        if (released === 1) await commands.publish(channels.released, encodeNotice(instanceId));
       } catch (error) {
         counts.redisErrors++;
         warn('release', error, 'could not release leadership; it expires after lockTtlMs');
