@@ -1,6 +1,7 @@
 /**
  * History benchmark: p50/p99 latency of one 1,000-tick page for one instrument (ASC and DESC, keyset cursor at
- * a random point) through the TickStore (Prisma), beside the same SQL on the raw driver, after filling the
+ * a random point) through the TickStore's two read paths (Prisma $queryRaw with a row-value keyset, and
+ * findMany), each beside the same SQL on the raw driver, after filling the
  * Tick table with `--rows` rows through the fastest raw path. Prints EXPLAIN of the page query.
  *
  *   npx tsx bench/history.ts [--rows 1000000] [--instruments 200] [--samples 300] [--db sqlite|postgresql|both]
@@ -166,7 +167,6 @@ for (const provider of providers) {
         if (q.sql.includes('ORDER BY')) lastSql = { sql: q.sql, params: q.params };
       },
     });
-    const store = createTickStore({ database });
     const raw =
       connection.provider === 'sqlite'
         ? { kind: 'sqlite' as const, db: new SqliteDatabase(connection.filename, { readonly: true }) }
@@ -179,65 +179,76 @@ for (const provider of providers) {
             })(),
           };
     const entry: Record<string, unknown> = { fillSeconds: Math.round(fillMs / 100) / 10 };
-    for (const order of ['ASC', 'DESC'] as const satisfies readonly HistoryOrder[]) {
-      const random = createRandom(order === 'ASC' ? 7 : 11);
-      const query = () => {
-        const k = Math.floor(random() * INSTRUMENTS);
-        // A cursor somewhere in the instrument's history with at least a page on the requested side when possible.
-        const span = Math.max(1, perInstrument - PAGE);
-        const step = order === 'ASC' ? Math.floor(random() * span) : PAGE + Math.floor(random() * span);
-        return {
-          instrumentKey: keyOf(k),
-          order,
-          limit: PAGE,
-          after: { exchangeTs: BASE_TS + step * 1_000, id: order === 'ASC' ? '0' : '999999999999' },
+    for (const readPath of ['queryRaw', 'findMany'] as const) {
+      const store = createTickStore({ database, readPath });
+      for (const order of ['ASC', 'DESC'] as const satisfies readonly HistoryOrder[]) {
+        const random = createRandom(order === 'ASC' ? 7 : 11);
+        const query = () => {
+          const k = Math.floor(random() * INSTRUMENTS);
+          // A cursor somewhere in the instrument's history, with a full page on the requested side when possible.
+          const span = Math.max(1, perInstrument - PAGE);
+          const step = order === 'ASC' ? Math.floor(random() * span) : PAGE + Math.floor(random() * span);
+          return {
+            instrumentKey: keyOf(k),
+            order,
+            limit: PAGE,
+            after: { exchangeTs: BASE_TS + step * 1_000, id: order === 'ASC' ? '0' : '999999999999' },
+          };
         };
-      };
-      for (let i = 0; i < 20; i++) await store.history(query());
-      const prismaMs: number[] = [];
-      const rawMs: number[] = [];
-      let rowsSeen = 0;
-      for (let i = 0; i < SAMPLES; i++) {
-        const q = query();
-        const t0 = performance.now();
-        const page = await store.history(q);
-        prismaMs.push(performance.now() - t0);
-        rowsSeen += page.length;
-        // The exact SQL Prisma ran, on the raw driver.
+        for (let i = 0; i < 20; i++) await store.history(query());
+        const prismaMs: number[] = [];
+        const rawMs: number[] = [];
+        let rowsSeen = 0;
+        for (let i = 0; i < SAMPLES; i++) {
+          const q = query();
+          const t0 = performance.now();
+          const page = await store.history(q);
+          prismaMs.push(performance.now() - t0);
+          rowsSeen += page.length;
+          // The exact SQL Prisma ran, on the raw driver.
+          const { sql, params } = lastSql!;
+          const values = JSON.parse(params) as (string | number)[];
+          const t1 = performance.now();
+          if (raw.kind === 'sqlite') raw.db.prepare(sql).all(...values);
+          else await raw.client.query(sql, values);
+          rawMs.push(performance.now() - t1);
+        }
         const { sql, params } = lastSql!;
         const values = JSON.parse(params) as (string | number)[];
-        const t1 = performance.now();
-        if (raw.kind === 'sqlite') raw.db.prepare(sql).all(...values);
-        else await raw.client.query(sql, values);
-        rawMs.push(performance.now() - t1);
+        let plan: string;
+        if (raw.kind === 'sqlite') {
+          plan = raw.db
+            .prepare(`EXPLAIN QUERY PLAN ${sql}`)
+            .all(...values)
+            .map((r) => (r as { detail: string }).detail)
+            .join('\n');
+        } else {
+          const { rows } = await raw.client.query(`EXPLAIN (ANALYZE, BUFFERS) ${sql}`, values);
+          plan = rows.map((r: { 'QUERY PLAN': string }) => r['QUERY PLAN']).join('\n');
+        }
+        const prisma = summarise(prismaMs);
+        const rawLatency = summarise(rawMs);
+        entry[`${readPath} ${order}`] = {
+          prisma,
+          raw: rawLatency,
+          avgRowsPerPage: Math.round(rowsSeen / SAMPLES),
+          sql,
+          params: values,
+          plan,
+        };
+        table.push({
+          db: provider,
+          read: readPath,
+          order,
+          rows: ROWS,
+          'store p50 ms': prisma.p50,
+          'store p99 ms': prisma.p99,
+          'same SQL raw p50': rawLatency.p50,
+          'same SQL raw p99': rawLatency.p99,
+          'rows/page': Math.round(rowsSeen / SAMPLES),
+        });
+        console.log(`\n${provider} ${readPath} ${order} plan:\n${plan}`);
       }
-      const { sql, params } = lastSql!;
-      const values = JSON.parse(params) as (string | number)[];
-      let plan: string;
-      if (raw.kind === 'sqlite') {
-        plan = raw.db
-          .prepare(`EXPLAIN QUERY PLAN ${sql}`)
-          .all(...values)
-          .map((r) => (r as { detail: string }).detail)
-          .join('\n');
-      } else {
-        const { rows } = await raw.client.query(`EXPLAIN (ANALYZE, BUFFERS) ${sql}`, values);
-        plan = rows.map((r: { 'QUERY PLAN': string }) => r['QUERY PLAN']).join('\n');
-      }
-      const prisma = summarise(prismaMs);
-      const rawLatency = summarise(rawMs);
-      entry[order] = { prisma, raw: rawLatency, avgRowsPerPage: Math.round(rowsSeen / SAMPLES), sql, plan };
-      table.push({
-        db: provider,
-        order,
-        rows: ROWS,
-        'prisma p50 ms': prisma.p50,
-        'prisma p99 ms': prisma.p99,
-        'raw p50 ms': rawLatency.p50,
-        'raw p99 ms': rawLatency.p99,
-        'rows/page': Math.round(rowsSeen / SAMPLES),
-      });
-      console.log(`\n${provider} ${order} plan:\n${plan}`);
     }
     results[provider] = entry;
     if (raw.kind === 'sqlite') raw.db.close();
