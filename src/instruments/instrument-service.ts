@@ -74,10 +74,13 @@ export interface InstrumentService {
 }
 
 export interface InstrumentServiceOptions {
+  /** The feed client: the desired set is read from and applied to it (setDesired throws on a cap breach). */
   readonly feed: Pick<FeedClient, 'desired' | 'active' | 'setDesired'>;
+  /** Where the desired set persists across restarts. */
   readonly store: Pick<TickStore, 'listSubscriptions' | 'upsertSubscriptions' | 'removeSubscriptions'>;
   /** The Upstox account has Plus (full_d30 allowed, capped at 50 keys). @default false */
   readonly plus?: boolean;
+  /** Component logger: applied changes at info, refused persisted rows at warn. */
   readonly logger: Logger;
 }
 

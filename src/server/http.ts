@@ -29,11 +29,15 @@ export interface ReadyState {
 }
 
 export interface ServerOptions {
+  /** The executable schema (graphql/schema buildSchema()). */
   readonly schema: GraphQLSchema;
+  /** What resolvers use: feed, cache, bus, store, instrument service, counters. */
   readonly services: AppServices;
   /** API keys; with none configured the API is open. @default {} */
   readonly auth?: AuthOptions;
+  /** Document-shape and per-request limits; every refusal is a coded error. @default see ServerLimits */
   readonly limits?: ServerLimits;
+  /** Component logger; unexpected (masked) errors are logged here with their cause. */
   readonly logger: Logger;
   /** Readiness for /ready (DB reachable, migrations applied, not shutting down). @default always ready */
   readonly isReady?: () => ReadyState | Promise<ReadyState>;

@@ -21,9 +21,13 @@ import type { ResolvedLimits } from './limits.js';
 
 export interface GraphQLWebSocketOptions {
   // biome-ignore lint/suspicious/noExplicitAny: yoga's server and user context types are not needed here
+  /** The yoga instance whose envelop pipeline (parse, validate, context, execute, plugins) is reused. */
   readonly yoga: YogaServerInstance<any, any>;
+  /** Resolves the connection_init key to a role; a missing or bad key closes with 4403. */
   readonly authenticator: Authenticator;
+  /** maxSubscriptionsPerConnection is enforced here; the rest by the shared pipeline. */
   readonly limits: ResolvedLimits;
+  /** Refused connections are logged (reason only, never the key). */
   readonly logger: Logger;
   /** Largest accepted client message, bytes. @default 1_048_576 */
   readonly maxPayloadBytes?: number;
