@@ -20,8 +20,8 @@ import { type Authenticator, keyFromConnectionParams, keyFromHeaders } from './a
 import type { ResolvedLimits } from './limits.js';
 
 export interface GraphQLWebSocketOptions {
-  // biome-ignore lint/suspicious/noExplicitAny: yoga's server and user context types are not needed here
   /** The yoga instance whose envelop pipeline (parse, validate, context, execute, plugins) is reused. */
+  // biome-ignore lint/suspicious/noExplicitAny: yoga's server and user context types are not needed here
   readonly yoga: YogaServerInstance<any, any>;
   /** Resolves the connection_init key to a role; a missing or bad key closes with 4403. */
   readonly authenticator: Authenticator;
