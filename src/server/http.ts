@@ -46,6 +46,11 @@ export interface ServerOptions {
   /** graphql-ws keep-alive ping interval, ms (0 disables). @default 12_000 */
   readonly wsKeepAliveMs?: number;
   /**
+   * How long close() waits for WebSocket closing handshakes before terminating the sockets (a client that
+   * stopped reading never answers), ms. @default 2_000
+   */
+  readonly wsCloseTimeoutMs?: number;
+  /**
    * Largest accepted request body by its Content-Length, bytes; larger requests get 413 before any parsing
    * (5,000 instrument keys as variables are about 120 kB). Also the graphql-ws message limit. @default 1_048_576
    */
@@ -94,6 +99,7 @@ export function createServer({
   isReady = () => ({ ready: true, reasons: [] }),
   graphiql = true,
   wsKeepAliveMs = 12_000,
+  wsCloseTimeoutMs = 2_000,
   maxBodyBytes = 1_048_576,
   secrets = [],
 }: ServerOptions): Server {
@@ -144,6 +150,7 @@ export function createServer({
     limits,
     logger,
     keepAliveMs: wsKeepAliveMs,
+    closeTimeoutMs: wsCloseTimeoutMs,
     maxPayloadBytes: maxBodyBytes,
   });
 

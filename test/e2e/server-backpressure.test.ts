@@ -105,3 +105,40 @@ describe('a stalled graphql-ws client', () => {
     expect(stalledConflated).toBeGreaterThan(0);
   });
 });
+
+describe('closing the server with a stalled client', () => {
+  it('terminates a client that cannot take the close frame, frees its bus subscription and finishes', async () => {
+    const t = await startGqlServer({ wsCloseTimeoutMs: 200 });
+    await t.instruments.subscribe(KEYS, 'full');
+    const raw = new WebSocket(t.wsUrl, 'graphql-transport-ws');
+    try {
+      const acked = new Promise<void>((resolve) =>
+        raw.on('message', (data) => {
+          if (JSON.parse(String(data)).type === 'connection_ack') resolve();
+        }),
+      );
+      await new Promise((resolve) => raw.once('open', resolve));
+      raw.send(JSON.stringify({ type: 'connection_init' }));
+      await acked;
+      raw.send(JSON.stringify({ id: 's', type: 'subscribe', payload: { query: HEAVY, variables: { keys: KEYS } } }));
+      await until(() => t.bus.stats().subscribers === 1, 'stalled subscription');
+      (raw as unknown as { _socket: Socket })._socket.pause();
+
+      // Publish until the server's sends to it stop completing (its bus buffer starts conflating).
+      for (let i = 1; t.bus.stats().conflated === 0; i++) {
+        if (i > 5_000) throw new Error('the client never stalled');
+        t.bus.publish(
+          makeBatch(...KEYS.map((key) => ({ tick: makeFullTick(key, i), changed: TickChange.LTPC, snapshot: false }))),
+        );
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+
+      await t.server.close();
+      expect(t.server.httpServer.listening).toBe(false);
+      await until(() => t.bus.stats().subscribers === 0, 'bus subscription freed');
+    } finally {
+      raw.terminate();
+      await t.stop();
+    }
+  });
+});

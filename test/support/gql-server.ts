@@ -38,7 +38,9 @@ export interface GqlTestServer {
 }
 
 export async function startGqlServer(
-  options: Partial<Pick<ServerOptions, 'auth' | 'limits' | 'wsKeepAliveMs' | 'secrets'>> & { plus?: boolean } = {},
+  options: Partial<Pick<ServerOptions, 'auth' | 'limits' | 'wsKeepAliveMs' | 'wsCloseTimeoutMs' | 'secrets'>> & {
+    plus?: boolean;
+  } = {},
 ): Promise<GqlTestServer> {
   const logs: string[] = [];
   const destination = new Writable({
@@ -61,6 +63,7 @@ export async function startGqlServer(
     limits: options.limits,
     secrets: options.secrets ?? [],
     wsKeepAliveMs: options.wsKeepAliveMs ?? 0,
+    ...(options.wsCloseTimeoutMs === undefined ? {} : { wsCloseTimeoutMs: options.wsCloseTimeoutMs }),
     logger,
     isReady: () => readiness.current,
   });
