@@ -3,14 +3,9 @@
  * `npm run schema:print`; test/unit/schema-printed.test.ts fails when the committed file is stale.
  */
 import { writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { lexicographicSortSchema, printSchema } from 'graphql';
 import { buildSchema } from '../src/graphql/schema/index.js';
-
-// graphql 16 ships CJS (`main`) and ESM (`module`) builds. Node (and Pothos) load the CJS one, but vitest
-// resolves `module` for our own files, and graphql's instanceof checks refuse types from the other copy.
-// Loading graphql through require() gets the copy Pothos built the schema with, in both environments.
-const { lexicographicSortSchema, printSchema } = createRequire(import.meta.url)('graphql') as typeof import('graphql');
 
 export const SCHEMA_FILE = fileURLToPath(new URL('../schema.graphql', import.meta.url));
 
