@@ -3,7 +3,15 @@ import { createLatestCache } from '../../src/ticks/latest-cache.js';
 import { type TickBatch, TickChange } from '../../src/ticks/tick.js';
 import { createDecoder, DecodeError, type DecodeResult } from '../../src/upstox/decoder.js';
 import { encodeFeedResponse } from '../../src/upstox/proto.js';
-import { equityKeys, feedsFrame, fullFeedObject, ltpcFeedObject } from '../support/feed-frames.js';
+import {
+  createRandom,
+  equityKeys,
+  feedsFrame,
+  fullFeedObject,
+  ltpcFeedObject,
+  randomFrame,
+} from '../support/feed-frames.js';
+import { createReferenceDecoder } from '../support/feed-reference-decoder.js';
 
 const ticksOf = (result: DecodeResult): TickBatch => {
   if (result.kind !== 'ticks') throw new Error(`expected ticks, got ${result.kind}`);
@@ -160,5 +168,68 @@ describe('latest cache', () => {
     expect(cache.get('NSE_EQ|A')).toBeUndefined();
     cache.clear();
     expect(cache.size).toBe(0);
+  });
+});
+
+describe('hand-written wire reader vs protobufjs', () => {
+  it('produces the same updates and cache as the protobufjs-based reference on random frame sequences', () => {
+    const random = createRandom(20_261_124);
+    const keys = ['NSE_EQ|A', 'NSE_EQ|B', 'NSE_FO|1', 'NSE_INDEX|Nifty 50', 'BSE_EQ|C', 'MCX_FO|9'];
+    for (let run = 0; run < 40; run++) {
+      const cache = createLatestCache();
+      const reference = createLatestCache();
+      const ours = createDecoder({ cache });
+      const theirs = createReferenceDecoder({ cache: reference });
+      for (let frame = 0; frame < 25; frame++) {
+        const type = frame === 0 || random() < 0.1 ? 0 : random() < 0.95 ? 1 : 5;
+        const bytes = encodeFeedResponse(randomFrame(random, keys, type));
+        const a = ours.decode(bytes, frame);
+        const b = theirs.decode(bytes, frame);
+        expect(a).toEqual(b);
+      }
+      expect([...cache.keys()].sort()).toEqual([...reference.keys()].sort());
+      for (const key of reference.keys()) expect(cache.get(key)).toEqual(reference.get(key));
+    }
+  });
+
+  it('agrees with protobufjs on market_info frames', () => {
+    const frame = encodeFeedResponse({
+      type: 2,
+      currentTs: 9,
+      marketInfo: {
+        segmentStatus: { NSE_EQ: 2, NSE_FO: 0, MCX_FO: 5 },
+        casMarketStatus: { NSE_EQ: { status: 'CAS_OPEN', updatedTime: 5 }, BSE_EQ: {} },
+        preOpenSessionStatus: { NSE_FO: { status: 'PRE_OPEN_END' } },
+      },
+    });
+    const ours = createDecoder({ cache: createLatestCache() }).decode(frame, 1);
+    const theirs = createReferenceDecoder({ cache: createLatestCache() }).decode(frame, 1);
+    expect(ours).toEqual(theirs);
+  });
+
+  it('rejects everything protobufjs rejects among truncated and corrupted frames, leaving the cache alone', () => {
+    const random = createRandom(7);
+    const keys = ['NSE_EQ|A', 'NSE_FO|1', 'NSE_INDEX|Nifty 50'];
+    const valid = encodeFeedResponse(randomFrame(random, keys, 1));
+    for (let i = 0; i < 300; i++) {
+      const bytes = valid.slice(0, Math.floor(random() * valid.length));
+      if (i % 2 === 1 && bytes.length > 0) bytes[Math.floor(random() * bytes.length)] = Math.floor(random() * 256);
+      const cache = createLatestCache();
+      let theirs: 'ok' | 'error' = 'ok';
+      try {
+        createReferenceDecoder({ cache: createLatestCache() }).decode(bytes, 1);
+      } catch {
+        theirs = 'error';
+      }
+      let ours: 'ok' | 'error' = 'ok';
+      try {
+        createDecoder({ cache }).decode(bytes, 1);
+      } catch (error) {
+        expect(error).toBeInstanceOf(DecodeError);
+        ours = 'error';
+      }
+      if (theirs === 'error') expect(ours).toBe('error');
+      if (ours === 'error') expect(cache.size).toBe(0);
+    }
   });
 });
