@@ -119,6 +119,12 @@ export interface RedisRelayStats {
   readonly lastStatusAt: number | null;
   readonly notificationsSent: number;
   readonly notificationsReceived: number;
+  /**
+   * Times the subscriber connection came back after losing its link (relayed batches sent meanwhile are lost;
+   * each tick carries full merged state, so an instrument is current again at its next update). Redis also
+   * drops a subscriber whose output buffer passes `client-output-buffer-limit pubsub` (32 MB by default).
+   */
+  readonly subscriberReconnects: number;
   /** Failed lock/renew/release/notify commands and connection errors. */
   readonly redisErrors: number;
   readonly callbackErrors: number;
@@ -239,6 +245,7 @@ export function createRedisRelay({
     lastStatusAt: null as number | null,
     notificationsSent: 0,
     notificationsReceived: 0,
+    subscriberReconnects: 0,
     redisErrors: 0,
     callbackErrors: 0,
   };
@@ -550,6 +557,14 @@ export function createRedisRelay({
     connectionErrors(commands, 'command');
     connectionErrors(subscriber, 'subscriber');
     subscriber.on('message', handleMessage);
+    let subscriberWasReady = false;
+    subscriber.on('ready', () => {
+      if (subscriberWasReady) {
+        counts.subscriberReconnects++;
+        warn('resubscribed', undefined, 'subscriber reconnected; batches relayed meanwhile were missed');
+      }
+      subscriberWasReady = true;
+    });
     const [commandsReady, subscriberReady] = await Promise.all([whenReady(commands), whenReady(subscriber)]);
     if (stopped) return;
     if (subscriberReady) {
