@@ -397,31 +397,6 @@ function readGreeks(c: Cursor, end: number, previous: Greeks | null): Greeks | n
 /** Mutable working copy of the new Tick (it *is* the new Tick once the feed is merged). */
 type Draft = { -readonly [K in keyof Tick]: Tick[K] };
 
-function emptyTick(instrumentKey: string, mode: FeedMode, isIndex: boolean): Tick {
-  return {
-    instrumentKey,
-    mode,
-    isIndex,
-    exchangeTs: 0,
-    receivedAt: 0,
-    ltp: null,
-    lastTradeTime: null,
-    ltq: null,
-    closePrice: null,
-    iep: null,
-    depth: null,
-    candles: null,
-    greeks: null,
-    averagePrice: null,
-    volume: null,
-    openInterest: null,
-    impliedVolatility: null,
-    totalBuyQty: null,
-    totalSellQty: null,
-    auction: null,
-  };
-}
-
 const INDEX_SEGMENT = /_INDEX$/;
 
 // Structural sharing: a level or candle equal to the previous one is reused as is, and so is the whole array
@@ -649,30 +624,52 @@ function mergeFeed(
   const mode = modeOf(p, previous);
   const isIndex = p.branch === 2 ? p.full === 2 : (previous?.isIndex ?? INDEX_SEGMENT.test(segmentOf(key)));
   const fresh = snapshot || previous === undefined || previous.mode !== mode || previous.isIndex !== isIndex;
-  // A fixed-order literal: every Tick has the same hidden class, so reads downstream stay monomorphic.
-  const base = fresh ? emptyTick(key, mode, isIndex) : previous;
-  const d: Draft = {
-    instrumentKey: key,
-    mode,
-    isIndex,
-    exchangeTs,
-    receivedAt,
-    ltp: base.ltp,
-    lastTradeTime: base.lastTradeTime,
-    ltq: base.ltq,
-    closePrice: base.closePrice,
-    iep: base.iep,
-    depth: base.depth,
-    candles: base.candles,
-    greeks: base.greeks,
-    averagePrice: base.averagePrice,
-    volume: base.volume,
-    openInterest: base.openInterest,
-    impliedVolatility: base.impliedVolatility,
-    totalBuyQty: base.totalBuyQty,
-    totalSellQty: base.totalSellQty,
-    auction: base.auction,
-  };
+  // Fixed-order literals: every Tick has the same hidden class, so reads downstream stay monomorphic.
+  const d: Draft = fresh
+    ? {
+        instrumentKey: key,
+        mode,
+        isIndex,
+        exchangeTs,
+        receivedAt,
+        ltp: null,
+        lastTradeTime: null,
+        ltq: null,
+        closePrice: null,
+        iep: null,
+        depth: null,
+        candles: null,
+        greeks: null,
+        averagePrice: null,
+        volume: null,
+        openInterest: null,
+        impliedVolatility: null,
+        totalBuyQty: null,
+        totalSellQty: null,
+        auction: null,
+      }
+    : {
+        instrumentKey: key,
+        mode,
+        isIndex,
+        exchangeTs,
+        receivedAt,
+        ltp: previous.ltp,
+        lastTradeTime: previous.lastTradeTime,
+        ltq: previous.ltq,
+        closePrice: previous.closePrice,
+        iep: previous.iep,
+        depth: previous.depth,
+        candles: previous.candles,
+        greeks: previous.greeks,
+        averagePrice: previous.averagePrice,
+        volume: previous.volume,
+        openInterest: previous.openInterest,
+        impliedVolatility: previous.impliedVolatility,
+        totalBuyQty: previous.totalBuyQty,
+        totalSellQty: previous.totalSellQty,
+        auction: previous.auction,
+      };
   let changed = previous !== undefined && previous.mode !== mode ? TickChange.MODE : 0;
 
   if (p.branch === 1) {
