@@ -50,6 +50,7 @@ export interface RedisRelayOptions {
    * @default 10_000 (ms)
    */
   readonly lockTtlMs?: number;
+  /** Parent logger; the relay logs under `component: 'redis-relay'` and rate-limits repeated warnings. */
   readonly logger: Logger;
   /** Followers publish relayed batches here. */
   readonly bus: Pick<TickBus, 'publish'>;
@@ -205,6 +206,8 @@ export function createRedisRelay({
     released: `${namespace}:leader-released`,
   };
   const renewEveryMs = Math.max(10, Math.floor(lockTtlMs / 3));
+  // CLIENT SETNAME refuses spaces and newlines; the name is only for `CLIENT LIST`.
+  const connectionLabel = `${namespace}:${instanceId}`.replace(/[^\w.:|-]/g, '_');
 
   let commands: Redis | undefined;
   let subscriber: Redis | undefined;
@@ -551,9 +554,9 @@ export function createRedisRelay({
     commands = new Redis(url, {
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,
-      connectionName: `${namespace}:cmd`,
+      connectionName: `${connectionLabel}:cmd`,
     });
-    subscriber = new Redis(url, { connectionName: `${namespace}:sub` });
+    subscriber = new Redis(url, { connectionName: `${connectionLabel}:sub` });
     connectionErrors(commands, 'command');
     connectionErrors(subscriber, 'subscriber');
     subscriber.on('message', handleMessage);

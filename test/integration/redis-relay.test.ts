@@ -29,7 +29,13 @@ const status: FeedStatus = {
 
 const relays: RedisRelay[] = [];
 
-function node(namespace: string, instanceId: string, url = TEST_REDIS_URL, connectTimeoutMs?: number) {
+function node(
+  namespace: string,
+  instanceId: string,
+  url = TEST_REDIS_URL,
+  connectTimeoutMs?: number,
+  statusSource?: () => FeedStatus,
+) {
   const bus = createRecordingBus();
   const cache = createRecordingCache();
   const roles = createEventLog<'leader' | 'follower'>();
@@ -48,6 +54,7 @@ function node(namespace: string, instanceId: string, url = TEST_REDIS_URL, conne
     onFollower: () => roles.push('follower'),
     onStatus: (s) => statuses.push(s),
     ...(connectTimeoutMs === undefined ? {} : { connectTimeoutMs }),
+    ...(statusSource === undefined ? {} : { status: statusSource }),
   });
   relay.onSubscriptionsChanged(() => notices.push(Date.now()));
   relays.push(relay);
@@ -137,6 +144,21 @@ describe.skipIf(!TEST_REDIS_URL)('redis relay (real Redis)', () => {
     expect(follower.statuses.items.map((s) => s.framesDecoded)).toEqual([3, 5]);
     expect(follower.relay.followerStatus()).toEqual({ ...status, framesDecoded: 5 });
     expect(leader.relay.followerStatus()).toBeNull();
+  });
+
+  it('polls the status source while leading and relays it to followers', async () => {
+    const namespace = uniqueNamespace();
+    namespaces.push(namespace);
+    let frames = 0;
+    const source = () => ({ ...status, framesDecoded: ++frames });
+    const a = node(namespace, `a-${namespace}`, TEST_REDIS_URL, undefined, source);
+    const b = node(namespace, `b-${namespace}`, TEST_REDIS_URL, undefined, source);
+    await Promise.all([a.relay.start(), b.relay.start()]);
+    const follower = a.relay.isLeader() ? b : a;
+    await follower.statuses.waitFor((s) => s.length >= 2, 10_000, 'two polled statuses');
+    const seen = follower.statuses.items.map((s) => s.framesDecoded);
+    expect(seen[1]!).toBeGreaterThan(seen[0]!);
+    expect(follower.relay.stats().statusReceived).toBeGreaterThanOrEqual(2);
   });
 
   it('tells the leader when a follower changes the subscriptions, and runs the leader’s own notice locally', async () => {
