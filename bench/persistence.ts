@@ -171,8 +171,8 @@ async function recorderRun(
 
 const variants = {
   sqlite: [
-    { name: 'prepared INSERT ×32 rows/statement (default)', options: { sqliteRowsPerStatement: 32 } },
-    { name: 'prepared INSERT ×1 row/statement', options: { sqliteRowsPerStatement: 1 } },
+    { name: 'prepared INSERT ×1 row/statement (default)', options: { sqliteRowsPerStatement: 1 } },
+    { name: 'prepared INSERT ×32 rows/statement', options: { sqliteRowsPerStatement: 32 } },
   ],
   postgresql: [
     { name: 'COPY FROM STDIN (default)', options: { pgMethod: 'copy' as const } },
