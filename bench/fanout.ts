@@ -261,6 +261,7 @@ function rowOf(result: PointResult, plain: PointResult | undefined): Row {
     conflated: result.conflated,
     'dropped (slow)': result.skipped,
     'lost (unaccounted)': Math.round(result.unaccounted),
+    'sim dropped frames': result.simulatorDroppedFrames,
     errors: result.clientErrors,
   };
 }
@@ -323,7 +324,9 @@ export const fanoutBenchmark: Benchmark = {
       `Window ${timing.windowMs / 1000} s after ${timing.warmupMs / 1000} s warm-up per point; simulator, server and client processes share the machine's cores.`,
       'Latency resolution is 1 ms (the feed timestamp is epoch ms); latency includes the client process parsing JSON.',
       'Realistic runs with the recorder on (SQLite, temp dir); stress with it off (persistence has its own benchmark).',
-      "lost (unaccounted) = owed − delivered − conflated, where owed = server ticks in × clients × (keys/client ÷ instruments): exact when clients share the keys, an estimate for random subsets; in-flight updates at the window's edges also land here.",
+      'sim dropped frames: live frames the simulator skipped because the server was not reading its socket (upstream backlog above 16 MiB).',
+      'Accounting (lost, dropped) is only meaningful when p50 latency is well below the window: at multi-second latencies the window delivers ticks offered before it started.',
+      "lost (unaccounted) = owed − delivered − conflated − dropped, where owed = server ticks in × clients × (keys/client ÷ instruments): exact when clients share the keys, an estimate for random subsets; in-flight updates at the window's edges also land here.",
       `tickgraph saturates (< 90 % of owed delivered) at: ${saturated(stress).join(', ') || 'no point measured'}.`,
       `plain-ws saturates at: ${saturated(results.filter((r) => r.point.scenario === 'stress' && r.point.system === 'plain-ws')).join(', ') || 'no point measured'}.`,
     ];
