@@ -94,7 +94,6 @@ export function createSegmentBuilder(capacity: number): SegmentBuilder {
   let modes = new Uint8Array(capacity);
   let nums = new Float64Array(capacity * NUMERIC_WIDTH);
   let count = 0;
-  const num = (v: number | null | undefined) => (v === null || v === undefined ? Number.NaN : v);
   return {
     capacity,
     get count() {
@@ -114,31 +113,32 @@ export function createSegmentBuilder(capacity: number): SegmentBuilder {
       let day: Candle | undefined;
       if (tick.candles) for (const candle of tick.candles) if (candle.interval === '1d') day = candle;
       const g = tick.greeks;
+      // `?? NaN`: NULL travels as NaN (see TickSegment.nums).
       const o = count * NUMERIC_WIDTH;
       nums[o] = tick.exchangeTs;
       nums[o + 1] = tick.receivedAt;
-      nums[o + 2] = num(tick.ltp);
-      nums[o + 3] = num(tick.lastTradeTime);
-      nums[o + 4] = num(tick.ltq);
-      nums[o + 5] = num(tick.closePrice);
-      nums[o + 6] = num(tick.volume);
-      nums[o + 7] = num(tick.openInterest);
-      nums[o + 8] = num(tick.averagePrice);
-      nums[o + 9] = num(tick.impliedVolatility);
-      nums[o + 10] = num(tick.totalBuyQty);
-      nums[o + 11] = num(tick.totalSellQty);
-      nums[o + 12] = num(best?.bidPrice);
-      nums[o + 13] = num(best?.bidQty);
-      nums[o + 14] = num(best?.askPrice);
-      nums[o + 15] = num(best?.askQty);
-      nums[o + 16] = num(day?.open);
-      nums[o + 17] = num(day?.high);
-      nums[o + 18] = num(day?.low);
-      nums[o + 19] = num(g?.delta);
-      nums[o + 20] = num(g?.theta);
-      nums[o + 21] = num(g?.gamma);
-      nums[o + 22] = num(g?.vega);
-      nums[o + 23] = num(g?.rho);
+      nums[o + 2] = tick.ltp ?? NaN;
+      nums[o + 3] = tick.lastTradeTime ?? NaN;
+      nums[o + 4] = tick.ltq ?? NaN;
+      nums[o + 5] = tick.closePrice ?? NaN;
+      nums[o + 6] = tick.volume ?? NaN;
+      nums[o + 7] = tick.openInterest ?? NaN;
+      nums[o + 8] = tick.averagePrice ?? NaN;
+      nums[o + 9] = tick.impliedVolatility ?? NaN;
+      nums[o + 10] = tick.totalBuyQty ?? NaN;
+      nums[o + 11] = tick.totalSellQty ?? NaN;
+      nums[o + 12] = best?.bidPrice ?? NaN;
+      nums[o + 13] = best?.bidQty ?? NaN;
+      nums[o + 14] = best?.askPrice ?? NaN;
+      nums[o + 15] = best?.askQty ?? NaN;
+      nums[o + 16] = day?.open ?? NaN;
+      nums[o + 17] = day?.high ?? NaN;
+      nums[o + 18] = day?.low ?? NaN;
+      nums[o + 19] = g?.delta ?? NaN;
+      nums[o + 20] = g?.theta ?? NaN;
+      nums[o + 21] = g?.gamma ?? NaN;
+      nums[o + 22] = g?.vega ?? NaN;
+      nums[o + 23] = g?.rho ?? NaN;
       count++;
       return true;
     },

@@ -120,6 +120,10 @@ export function createRecorder({
   }
   const connection = database?.connection ?? (url === undefined ? undefined : parseDatabaseUrl(url));
   if (!writer && !connection) throw new TypeError('createRecorder needs `database` or `url`');
+  if (!writer && connection?.provider === 'sqlite' && connection.filename === ':memory:') {
+    // The writer thread opens its own connection, and an in-memory database is private to one connection.
+    throw new TypeError('the recorder cannot write to an in-memory SQLite database (file::memory:); use a file');
+  }
   const sink = writer ?? createThreadedTickWriter({ connection: connection!, writeTimeoutMs, ...writerOptions });
   const builder = createSegmentBuilder(batchSize);
   /** Sealed segments waiting for the writer, oldest first. */

@@ -163,6 +163,11 @@ describe('recorder', () => {
     expect(stats.dropped.shutdown).toBe(250);
   });
 
+  it('refuses an in-memory SQLite database, which its writer thread could not see', () => {
+    expect(() => createRecorder({ url: 'file::memory:' })).toThrow(/cannot write to an in-memory SQLite database/);
+    expect(() => createRecorder({})).toThrow(/needs `database` or `url`/);
+  });
+
   it('rejects a budget smaller than one batch', () => {
     expect(() => make({ batchSize: 1_000, maxBufferedTicks: 10 })).toThrow(
       /maxBufferedTicks \(10\) must be ≥ batchSize/,
