@@ -48,7 +48,7 @@ interface Timing {
 
 const TIMING: Record<Profile, Timing> = {
   smoke: { warmupMs: 500, windowMs: 1_000 },
-  quick: { warmupMs: 2_000, windowMs: 5_000 },
+  quick: { warmupMs: 1_500, windowMs: 4_000 },
   full: { warmupMs: 3_000, windowMs: 10_000 },
 };
 
