@@ -74,6 +74,11 @@ export interface RedisRelayOptions {
    */
   readonly onStatus?: (status: FeedStatus) => void;
   /**
+   * Called when the relay's link to Redis comes up (both connections ready) or goes down (either closed),
+   * e.g. to report a degraded readiness. Errors as onLeader.
+   */
+  readonly onConnectionChange?: (connected: boolean) => void;
+  /**
    * Minimum time between two relayed statuses (latest wins in between).
    * @default 1_000 (ms)
    */
@@ -192,6 +197,7 @@ export function createRedisRelay({
   onFollower,
   status,
   onStatus,
+  onConnectionChange,
   statusIntervalMs = 1_000,
   connectTimeoutMs = 5_000,
   maxInFlight = 1_000,
@@ -224,6 +230,8 @@ export function createRedisRelay({
   let pollTimer: ReturnType<typeof setInterval> | undefined;
   let relayedStatus: FeedStatus | null = null;
   let inFlight = 0;
+  /** Both connections ready (kept by watchConnection). */
+  let connected = false;
   const listeners = new Set<() => void | Promise<void>>();
   /** Resolved by stop(), so a start() still waiting for Redis gives up at once. */
   let wakeOnStop: () => void = () => undefined;
@@ -354,7 +362,8 @@ export function createRedisRelay({
 
   function publishBatch(batch: TickBatch): boolean {
     if (!leader || stopped || commands === undefined) return false;
-    if (commands.status !== 'ready') {
+    // Either connection down counts as Redis down (see onConnectionChange): fail fast, and count it.
+    if (!connected || commands.status !== 'ready') {
       counts.publishFailures++;
       return false;
     }
@@ -540,11 +549,21 @@ export function createRedisRelay({
     });
   }
 
-  function connectionErrors(client: Redis, name: string): void {
+  function watchConnection(client: Redis, name: string): void {
     client.on('error', (error: unknown) => {
       counts.redisErrors++;
       warn(`connection-${name}`, error, `redis ${name} connection error`);
     });
+    const update = () => {
+      const now = commands?.status === 'ready' && subscriber?.status === 'ready';
+      if (now === connected) return;
+      connected = now;
+      if (!now) log.warn('lost the link to redis; ioredis reconnects');
+      else log.info('linked to redis');
+      if (onConnectionChange !== undefined) runCallback('onConnectionChange', () => onConnectionChange(now));
+    };
+    client.on('ready', update);
+    client.on('close', update);
   }
 
   async function doStart(): Promise<void> {
@@ -557,8 +576,8 @@ export function createRedisRelay({
       connectionName: `${connectionLabel}:cmd`,
     });
     subscriber = new Redis(url, { connectionName: `${connectionLabel}:sub` });
-    connectionErrors(commands, 'command');
-    connectionErrors(subscriber, 'subscriber');
+    watchConnection(commands, 'command');
+    watchConnection(subscriber, 'subscriber');
     subscriber.on('message', handleMessage);
     let subscriberWasReady = false;
     subscriber.on('ready', () => {
@@ -648,7 +667,6 @@ export function createRedisRelay({
     },
     stats() {
       const role: RelayRole = stopped ? 'stopped' : leader ? 'leader' : 'follower';
-      const connected = commands?.status === 'ready' && subscriber?.status === 'ready';
       return { role, connected, ...counts };
     },
   };

@@ -6,6 +6,7 @@ import { silentLogger } from '../../src/logger.js';
 import type { FeedStatus } from '../../src/upstox/feed-client.js';
 import { makeBatch, makeFullTick, makeUpdate } from '../support/bus-fixtures.js';
 import { createEventLog, createRecordingBus, createRecordingCache } from '../support/bus-redis.js';
+import { startTcpProxy, type TcpProxy } from '../support/bus-tcp-proxy.js';
 import { announceSkip, TEST_REDIS_URL } from '../support/services.js';
 
 if (!TEST_REDIS_URL) announceSkip('Redis relay integration tests', 'TEST_REDIS_URL');
@@ -28,6 +29,7 @@ const status: FeedStatus = {
 };
 
 const relays: RedisRelay[] = [];
+const proxies: TcpProxy[] = [];
 
 function node(
   namespace: string,
@@ -36,6 +38,7 @@ function node(
   connectTimeoutMs?: number,
   statusSource?: () => FeedStatus,
 ) {
+  const links = createEventLog<boolean>();
   const bus = createRecordingBus();
   const cache = createRecordingCache();
   const roles = createEventLog<'leader' | 'follower'>();
@@ -55,16 +58,18 @@ function node(
     onStatus: (s) => statuses.push(s),
     ...(connectTimeoutMs === undefined ? {} : { connectTimeoutMs }),
     ...(statusSource === undefined ? {} : { status: statusSource }),
+    onConnectionChange: (up) => links.push(up),
   });
   relay.onSubscriptionsChanged(() => notices.push(Date.now()));
   relays.push(relay);
-  return { relay, bus, cache, roles, statuses, notices };
+  return { relay, bus, cache, roles, statuses, notices, links };
 }
 
 const uniqueNamespace = () => `tickgraph-test-relay-${randomUUID().slice(0, 8)}`;
 
 afterEach(async () => {
   await Promise.all(relays.splice(0).map((relay) => relay.stop()));
+  await Promise.all(proxies.splice(0).map((proxy) => proxy.close()));
 });
 
 describe.skipIf(!TEST_REDIS_URL)('redis relay (real Redis)', () => {
@@ -168,6 +173,42 @@ describe.skipIf(!TEST_REDIS_URL)('redis relay (real Redis)', () => {
     await leader.relay.notifySubscriptionsChanged();
     expect(leader.notices.items).toHaveLength(2);
     expect(follower.notices.items).toHaveLength(0);
+  });
+
+  it('keeps leading while cut off from Redis, counts failed publishes, and steps down once back if another took over', async () => {
+    const namespace = uniqueNamespace();
+    namespaces.push(namespace);
+    const target = new URL(TEST_REDIS_URL);
+    const proxy = await startTcpProxy(target.hostname, Number(target.port || 6379));
+    proxies.push(proxy);
+    const viaProxy = new URL(TEST_REDIS_URL);
+    viaProxy.hostname = '127.0.0.1';
+    viaProxy.port = String(proxy.port);
+    // The instance behind the proxy starts first, alone, so it is the leader.
+    const cutOff = node(namespace, `cut-${namespace}`, viaProxy.toString());
+    await cutOff.relay.start();
+    expect(cutOff.relay.isLeader()).toBe(true);
+    const direct = node(namespace, `direct-${namespace}`);
+    await direct.relay.start();
+    expect(direct.relay.isLeader()).toBe(false);
+
+    proxy.cut();
+    await cutOff.links.waitFor((l) => l.at(-1) === false, 10_000, 'link down');
+    expect(cutOff.relay.publishBatch(makeBatch(makeUpdate('NSE_EQ|X', 1)))).toBe(false);
+    expect(cutOff.relay.isLeader()).toBe(true);
+    expect(cutOff.relay.stats()).toMatchObject({ connected: false, publishFailures: 1, role: 'leader' });
+
+    // Its lock expires in Redis; the reachable instance takes over (two leaders for a while, by design).
+    await direct.roles.waitFor((r) => r.includes('leader'), 10_000, 'direct instance to lead');
+    expect(cutOff.relay.isLeader()).toBe(true);
+
+    proxy.restore();
+    await cutOff.roles.waitFor((r) => r.at(-1) === 'follower', 15_000, 'cut-off leader to step down');
+    expect(cutOff.links.items.at(-1)).toBe(true);
+    expect(direct.relay.isLeader()).toBe(true);
+    // And it follows again: the new leader's batches reach it.
+    direct.relay.publishBatch(makeBatch(makeUpdate('NSE_EQ|X', 2)));
+    await cutOff.bus.batches.waitFor((b) => b.length === 1, 10_000, 'batch from the new leader');
   });
 
   it('counts and drops garbage on every channel, and keeps relaying', async () => {
