@@ -64,7 +64,7 @@ export class TickBusError extends Error {
 }
 
 export interface TickBusOptions {
-  /** Component logger (subscribe/stop at debug level; nothing on the publish path). */
+  /** Component logger: stop() at debug level; nothing on the publish or subscribe path. */
   readonly logger: Logger;
   /**
    * bufferLimit for subscriptions that do not set one: updates buffered as-is before conflation starts.
