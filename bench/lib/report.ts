@@ -9,12 +9,18 @@ export async function markdownReport(dir: string, names: readonly string[]): Pro
   for (const name of names) {
     const file = join(dir, `${name}.json`);
     if (!existsSync(file)) continue;
-    const saved = JSON.parse(await readFile(file, 'utf8')) as SavedResult;
+    const saved = JSON.parse(await readFile(file, 'utf8')) as Partial<SavedResult>;
+    // Script-style benchmarks (run as child processes) write their own JSON shape: show it as it is.
+    if (!Array.isArray(saved.rows) || !saved.machine) {
+      parts.push(`### ${name}`, '```json', JSON.stringify(saved, null, 2).slice(0, 6_000), '```');
+      continue;
+    }
     parts.push(`### ${name}`);
+    if (!saved.profile || !saved.date || !saved.machine || saved.durationMs === undefined) continue;
     parts.push(
       `Profile \`${saved.profile}\`, ${saved.date}, ${saved.machine.cores} × ${saved.machine.cpuModel}, ${saved.machine.memoryMiB} MiB, Node ${saved.machine.node}, ${(saved.durationMs / 1000).toFixed(0)} s${saved.loadAverage ? `, load average ${saved.loadAverage.start.toFixed(1)} → ${saved.loadAverage.end.toFixed(1)}` : ''}.`,
     );
-    if (saved.rows.length > 0) parts.push(formatMarkdownTable(saved));
+    if (saved.rows.length > 0) parts.push(formatMarkdownTable({ rows: saved.rows }));
     if (saved.goals?.length) {
       parts.push(
         saved.goals

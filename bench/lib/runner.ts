@@ -3,9 +3,10 @@
  * the harness interface is run as a child process (`node --import tsx <file> [--full]`) and its output shown.
  */
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import {
   asBenchmark,
@@ -104,6 +105,7 @@ export async function runBenchmarks(options: RunnerOptions): Promise<RunnerOutco
   for (const name of names) {
     print(`\n== ${name} ==`);
     const started = performance.now();
+    const startedAt = Date.now();
     const loadAtStart = loadavg()[0]!;
     try {
       const { benchmark, path } = await loadBenchmark(name);
@@ -129,7 +131,10 @@ export async function runBenchmarks(options: RunnerOptions): Promise<RunnerOutco
       if (result.rows.length > 0) print(`\n${formatTable(result)}`);
       if (result.goals?.length) print(`\n${formatGoals(result.goals)}`);
       if (benchmark && result.notes?.length) print(result.notes.map((note) => `  note: ${note}`).join('\n'));
-      const file = await saveResult(outDir, saved);
+      // A script-style benchmark may write its own <name>.json; keep it rather than overwrite it with its output.
+      const ownFile = join(outDir, `${name}.json`);
+      const wroteItsOwn = !benchmark && existsSync(ownFile) && statSync(ownFile).mtimeMs >= startedAt;
+      const file = wroteItsOwn ? ownFile : await saveResult(outDir, saved);
       print(
         `  → ${file} (${(saved.durationMs / 1000).toFixed(1)} s; load average ${saved.loadAverage!.start.toFixed(1)} → ${saved.loadAverage!.end.toFixed(1)} on ${machine.cores} cores)`,
       );
