@@ -7,7 +7,7 @@
  * and no extra index to maintain on the hot write path. A batch that deletes fewer than `batchSize` rows means
  * the head is no longer entirely old, and the run ends. Between batches the loop yields to the event loop, so
  * reads and the recorder's writes interleave; on SQLite each batch is one short synchronous statement
- * (keep `batchSize` modest there), and the recorder's worker waits on its busy timeout meanwhile.
+ * (hence the smaller default batch there), and the recorder's worker waits on its busy timeout meanwhile.
  */
 import type { Logger } from '../logger.js';
 import type { Database } from './prisma.js';
@@ -32,12 +32,16 @@ export interface Retention {
 }
 
 export interface RetentionOptions {
-  database: Pick<Database, 'prisma'>;
+  database: Pick<Database, 'prisma' | 'provider'>;
   /** Ticks received longer ago than this are deleted, ms. 0 disables pruning. */
   maxAgeMs: number;
   /** Time between passes, ms. @default 60_000 */
   intervalMs?: number;
-  /** Most rows deleted per statement. @default 5_000 */
+  /**
+   * Most rows deleted per statement. On SQLite a statement runs synchronously on the calling thread (Prisma's
+   * better-sqlite3 adapter), so batches stay small there to keep each pause of the event loop short.
+   * @default 5_000 on PostgreSQL, 500 on SQLite
+   */
   batchSize?: number;
   /** Most batches per pass, so one pass stays bounded after a long outage. @default 1_000 */
   maxBatchesPerRun?: number;
@@ -50,7 +54,7 @@ export function createRetention({
   database,
   maxAgeMs,
   intervalMs = 60_000,
-  batchSize = 5_000,
+  batchSize = database.provider === 'sqlite' ? 500 : 5_000,
   maxBatchesPerRun = 1_000,
   now = Date.now,
   logger,
