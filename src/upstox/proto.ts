@@ -1,26 +1,29 @@
 /**
- * protobufjs binding of proto/MarketDataFeedV3.proto — the only module that touches protobufjs.
+ * protobufjs binding of proto/MarketDataFeedV3.proto: the `FeedResponse` type, an encoder (the simulator's and
+ * the tests') and a reference decoder. The live path does not decode through here: src/upstox/decoder.ts reads
+ * the same wire format by hand and merges straight into Ticks (see its header for why), and its tests check it
+ * against {@link decodeFeedResponse} on generated frames.
  *
- * Reflection (`loadSync` at import) rather than a pbjs static module. protobufjs builds its decoders at runtime
- * with the same code generator whose output pbjs prints for the static target, so a static module decodes at the
- * same speed; it would only save the ~5 ms parse at start. The static module was NOT measured: protobufjs-cli
- * (pbjs) is not installed and the house rules forbid installing it; also `pbjs -w es6` output imports
+ * Reflection (`loadSync` at import) rather than a pbjs static module: protobufjs builds its decoders at runtime
+ * with the same code generator whose output pbjs prints for the static target, so a static module would decode
+ * at the same speed and only save the few-ms parse at start. A static module was NOT measured: protobufjs-cli
+ * (pbjs) is not installed and the house rules forbid installing it; `pbjs -w es6` output also imports
  * `protobufjs/minimal` without `.js`, which fails under Node ESM.
  *
- * int64 fields (ltt, ltq, vtt, bidQ, askQ, vol, ts, currentTs …, ~30 per full key): protobufjs would allocate a
- * `Long` per field, and the decoder would then convert each. {@link createFrameReader} installs a per-reader
- * `int64` that reads the varint straight into a number (values are epoch ms and quantities, far below 2^53),
- * leaving the process-global `protobuf.util.Long` alone; unset int64 fields default to the number 0 too.
- * Measured on this 2-core machine (Node 20, medians of 7 interleaved rounds, /tmp scripts described in the
- * ingestion report), frames shaped like snapshots (every part for every key):
+ * int64 fields: protobufjs allocates a `Long` per int64 (ltt, ltq, vtt, bidQ, askQ, vol, ts …, ~30 per full
+ * key). {@link createFrameReader} installs a per-reader `int64` that reads the varint straight into a number
+ * (values are epoch ms and quantities, far below 2^53), leaving the process-global `protobuf.util.Long` alone;
+ * unset int64 fields default to the number 0 too.
  *
- *   frame                               Long + Number()   number reader   decode + merge + cache
- *   2,000 keys full (662 KB)            ~6–8 /s           ~16–18 /s       ~10–15 /s   (load average 9–17)
- *   5,000 keys ltpc (270 KB)            ~13–21 /s         ~40–70 /s       ~27–28 /s   (load average 9–17)
- *   same, earlier with load average ≈ 2.5:                                 full 47–74 /s, ltpc 74–119 /s
- *
- * i.e. the number reader decodes 2–3× faster than Long + conversion. The largest observed live frame is
- * ~161 KB for 2,000 keys (spec §3.4), a quarter of the full frame above.
+ * Measured on this shared 2-core machine (Node 20; medians of interleaved rounds; load average 6–18 while
+ * other sessions ran, so single figures swing ±50 %; ratios are the useful part):
+ * - protobufjs decode with Longs then Number() on each int64, vs this module's number reader: the number reader
+ *   is 2–3× faster (2,000-key full frame of 662 KB: ~6–12 vs ~16–44 frames/s; 5,000-key ltpc frame of 270 KB:
+ *   ~13–44 vs ~40–111 frames/s).
+ * - decoder.ts (hand-written reader + merge + cache) vs bare `FeedResponse.decode` (no conversion, no merge),
+ *   frames from bench/lib/frames.ts: live frames 0.7–1.5× bare (ltpc 100 keys: 3,400–13,200 frames/s;
+ *   full 50 keys: 950–2,800; option_greeks 100 keys: 1,460–2,750), snapshots 0.5–0.8× bare (every key is a
+ *   new Tick and a cache write); upstox-js-sdk's path is 1.6–6× slower than ours (bench/decode.ts).
  */
 import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
