@@ -581,7 +581,7 @@ function readFeedParts(c: Cursor, end: number, p: FeedParts): void {
   if (p.branch === 2) {
     c.pos = p.start;
     while (c.pos < p.end) {
-      const tag = varint(c, p.end);
+      const tag = readTag(c, p.end);
       const wt = tag & 7;
       const field = tag >>> 3;
       if (wt === LEN && (field === 1 || field === 2)) {
