@@ -9,19 +9,21 @@
  * - recorder: `createRecorder()` as the app uses it; ticks handed in as 50-tick frames, yielding to the event
  *   loop every 20 frames like a socket would; the clock stops when `flush()` resolves (everything committed).
  *   Variants of the writer are measured too, which is how the defaults were chosen.
- * - handle ns/tick: main-thread time spent inside `handle()` — what the live path pays per tick.
+ * - handle ns/tick: main-thread time spent inside `handle()` — what the live path pays per tick; and the
+ *   event-loop delay (p99, max) of that thread during the run: the writes themselves must not show up there.
  * Runs are interleaved (raw, variants, raw, …) and the median of `--repeat` is reported.
  * Writes bench/results/persistence.json.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import SqliteDatabase from 'better-sqlite3';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { pgConfig } from '../src/store/prisma.js';
-import { INSERT_COLUMNS, type TickWriterOptions } from '../src/store/tick-writer.js';
+import { INSERT_COLUMNS, type TickWriter, type TickWriterOptions } from '../src/store/tick-writer.js';
 import { createRecorder } from '../src/ticks/recorder.js';
 import type { TickBatch } from '../src/ticks/tick.js';
 import { benchTick, flag, median, openBenchDatabase, postgresUrl } from './lib/store-bench.js';
@@ -133,6 +135,9 @@ async function rawPg(connection: Parameters<typeof pgConfig>[0], rows: (string |
 interface RecorderRun {
   ticksPerSec: number;
   handleNsPerTick: number;
+  /** Event-loop delay of the live thread while the recorder wrote, ms (p99 / max). */
+  loopDelayP99Ms: number;
+  loopDelayMaxMs: number;
   dropped: number;
   written: number;
 }
@@ -142,13 +147,21 @@ async function recorderRun(
   batches: readonly TickBatch[],
   total: number,
   writerOptions: Partial<Pick<TickWriterOptions, 'pgMethod' | 'sqliteRowsPerStatement'>>,
+  writer?: TickWriter,
 ): Promise<RecorderRun> {
-  const recorder = createRecorder({ database, maxBufferedTicks: Math.max(200_000, total), writerOptions });
+  const recorder = createRecorder({
+    database,
+    maxBufferedTicks: Math.max(200_000, total),
+    writerOptions,
+    ...(writer ? { writer } : {}),
+  });
   // Warm the worker (thread start, connection, prepared statements) outside the clock.
   recorder.handle(batches[0]!);
   await recorder.flush();
   const warm = recorder.stats().written;
   let handleMs = 0;
+  const loop = monitorEventLoopDelay({ resolution: 1 });
+  loop.enable();
   const started = performance.now();
   for (let i = 1; i < batches.length; i++) {
     const t0 = performance.now();
@@ -158,18 +171,27 @@ async function recorderRun(
   }
   await recorder.flush();
   const ms = performance.now() - started;
+  loop.disable();
   const stats = recorder.stats();
   await recorder.stop();
   const handled = total - warm;
   return {
     ticksPerSec: (handled / ms) * 1_000,
     handleNsPerTick: (handleMs * 1e6) / handled,
+    loopDelayP99Ms: loop.percentile(99) / 1e6,
+    loopDelayMaxMs: loop.max / 1e6,
     dropped: stats.dropped.buffer_full,
     written: stats.written,
   };
 }
 
-const variants = {
+interface Variant {
+  name: string;
+  options: Partial<Pick<TickWriterOptions, 'pgMethod' | 'sqliteRowsPerStatement'>>;
+  writer?: TickWriter;
+}
+
+const variants: Record<'sqlite' | 'postgresql', Variant[]> = {
   sqlite: [
     { name: 'prepared INSERT ×1 row/statement (default)', options: { sqliteRowsPerStatement: 1 } },
     { name: 'prepared INSERT ×32 rows/statement', options: { sqliteRowsPerStatement: 32 } },
@@ -178,6 +200,19 @@ const variants = {
     { name: 'COPY FROM STDIN (default)', options: { pgMethod: 'copy' as const } },
     { name: 'INSERT … unnest(arrays)', options: { pgMethod: 'unnest' as const } },
   ],
+};
+
+/**
+ * Baseline for the live thread: the same producer and recorder with a writer that discards everything, so the
+ * event-loop delay and handle() cost of the real variants can be compared with what the producer alone causes.
+ */
+const NO_OP: Variant = {
+  name: 'no-op writer (live-thread baseline, not a database)',
+  options: {},
+  writer: {
+    write: async (segments) => segments.reduce((n, s) => n + s.count, 0),
+    close: async () => undefined,
+  },
 };
 
 const results: Record<string, unknown> = {
@@ -202,23 +237,27 @@ for (const provider of providers) {
       );
       await db.dispose();
     }
-    for (const variant of variants[provider]) {
+    for (const variant of [...variants[provider], NO_OP]) {
       const db = await openBenchDatabase(provider, 'rec', pgUrl);
-      const run = await recorderRun(db.database, batches, TICKS, variant.options);
+      const run = await recorderRun(db.database, batches, TICKS, variant.options, variant.writer);
       const rows = await db.database.prisma.tick.count();
-      if (rows !== run.written) throw new Error(`${variant.name}: ${rows} rows but ${run.written} reported written`);
+      if (!variant.writer && rows !== run.written) {
+        throw new Error(`${variant.name}: ${rows} rows but ${run.written} reported written`);
+      }
       byVariant.set(variant.name, [...(byVariant.get(variant.name) ?? []), run]);
       await db.dispose();
     }
   }
   const rawRate = median(raw);
-  const table = [...byVariant].map(([name, runs]) => {
+  const table = [...byVariant].map(([name, runs]: [string, RecorderRun[]]) => {
     const rate = median(runs.map((x) => x.ticksPerSec));
     return {
       writer: name,
       ticksPerSec: Math.round(rate),
       percentOfRaw: Math.round((rate / rawRate) * 100),
       handleNsPerTick: Math.round(median(runs.map((x) => x.handleNsPerTick))),
+      loopDelayP99Ms: Math.round(median(runs.map((x) => x.loopDelayP99Ms)) * 10) / 10,
+      loopDelayMaxMs: Math.round(Math.max(...runs.map((x) => x.loopDelayMaxMs)) * 10) / 10,
       dropped: Math.max(...runs.map((x) => x.dropped)),
       runs: runs.map((x) => Math.round(x.ticksPerSec)),
     };
