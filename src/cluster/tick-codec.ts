@@ -1,9 +1,10 @@
 /**
  * Wire format of the Redis relay: tick batches, feed status and notifications as UTF-8 JSON strings.
  *
- * Batches use positional arrays instead of objects: a Tick's 20 field names are most of its JSON, so
- * tuples cut a 500-update full-mode batch to about half the bytes and encode/decode faster than
- * JSON.stringify of the objects (measured in bench/relay.ts). JSON stays: it is exact for our values
+ * Batches use positional arrays instead of objects: a Tick's 20 field names are most of its JSON. Measured
+ * (bench/relay.ts, 500-update batches, shared 2-core machine): full mode 188 KB vs 483 KB as JSON of the
+ * objects (39 %), encode 1.8 ms vs 2.7 ms, validated decode 1.6–1.9 ms vs 2.5 ms for a bare JSON.parse; ltpc
+ * 71 KB vs 208 KB. JSON stays: it is exact for our values
  * (finite doubles, strings, booleans as 0/1), debuggable with `redis-cli SUBSCRIBE`, and needs no dependency.
  *
  * Every decoder validates what it reads and throws RelayDecodeError naming the first bad path, so a bad
