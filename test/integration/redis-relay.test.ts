@@ -209,6 +209,8 @@ describe.skipIf(!TEST_REDIS_URL)('redis relay (real Redis)', () => {
     // And it follows again: the new leader's batches reach it.
     direct.relay.publishBatch(makeBatch(makeUpdate('NSE_EQ|X', 2)));
     await cutOff.bus.batches.waitFor((b) => b.length === 1, 10_000, 'batch from the new leader');
+    expect(cutOff.relay.stats()).toMatchObject({ subscriberReconnects: 1, connected: true, role: 'follower' });
+    expect(cutOff.relay.stats().redisErrors).toBeGreaterThan(0);
   });
 
   it('counts and drops garbage on every channel, and keeps relaying', async () => {
