@@ -138,6 +138,7 @@ export function createApp({ config, logger }: AppOptions): App {
       onBatch: (batch) => pipeline.publish(batch),
       plus: config.feed.plus,
       livenessTimeoutMs: config.feed.livenessTimeoutMs,
+      dataTimeoutMs: config.feed.dataTimeoutMs,
       recordTo: config.feed.recordFile || undefined,
       logger: log('feed'),
     });

@@ -62,6 +62,7 @@ const schema = z.object({
   FEED_REPLAY_FILE: z.string().default(''),
   FEED_REPLAY_SPEED: z.coerce.number().positive().max(1_000).default(1),
   FEED_LIVENESS_TIMEOUT: duration.default(30_000),
+  FEED_DATA_TIMEOUT: duration.default(120_000),
 
   SIMULATOR_TICKS_PER_SECOND: int(1, 1_000_000).default(50),
   SIMULATOR_PORT: int(0, 65_535).default(0),
@@ -103,6 +104,8 @@ export interface Config {
     readonly replayFile: string;
     readonly replaySpeed: number;
     readonly livenessTimeoutMs: number;
+    /** Reconnect when neither a frame nor a server ping arrived for this long (a hung feed on a live socket); 0 = off. */
+    readonly dataTimeoutMs: number;
     readonly source: 'UPSTOX' | 'SIMULATOR' | 'REPLAY';
   };
   readonly simulator: {
@@ -182,6 +185,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       replayFile: e.FEED_REPLAY_FILE,
       replaySpeed: e.FEED_REPLAY_SPEED,
       livenessTimeoutMs: e.FEED_LIVENESS_TIMEOUT,
+      dataTimeoutMs: e.FEED_DATA_TIMEOUT,
       source: e.UPSTOX_ACCESS_TOKEN ? 'UPSTOX' : e.FEED_REPLAY_FILE ? 'REPLAY' : 'SIMULATOR',
     },
     simulator: {
