@@ -5,6 +5,8 @@
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { createBareDecoder, createSdkDecoder, type FrameDecoder, sdkInfo } from './lib/baselines.js';
 import { type FrameMode, type RecordedFrames, recordFrames } from './lib/frames.js';
 import type { Benchmark, Goal, Profile, Row } from './lib/harness.js';
@@ -25,8 +27,9 @@ const CASES: readonly Case[] = [
 
 const SIZES: Record<Profile, { liveFrames: number; maxMs: number; rounds: number; keyScale: number }> = {
   smoke: { liveFrames: 20, maxMs: 30, rounds: 1, keyScale: 0.02 },
-  quick: { liveFrames: 200, maxMs: 500, rounds: 3, keyScale: 1 },
-  full: { liveFrames: 1_000, maxMs: 2_000, rounds: 5, keyScale: 1 },
+  // Many short interleaved rounds and a median: on a shared machine the background load changes by the second.
+  quick: { liveFrames: 200, maxMs: 200, rounds: 5, keyScale: 1 },
+  full: { liveFrames: 1_000, maxMs: 400, rounds: 11, keyScale: 1 },
 };
 
 /** The shape of src/upstox/decoder.ts + src/ticks/latest-cache.ts that this benchmark relies on. */
@@ -78,6 +81,10 @@ async function createOurDecodeOnly(): Promise<FrameDecoder | null> {
   }
 }
 
+// A full GC between measurements without needing `node --expose-gc` on the command line.
+setFlagsFromString('--expose-gc');
+const collectGarbage = runInNewContext('gc') as () => void;
+
 interface Measured {
   framesPerSecond: number;
   ticksPerSecond: number;
@@ -115,7 +122,7 @@ export const decodeBenchmark: Benchmark = {
       'Bare: repo protobufjs decode only (no conversion to plain objects, no merge) — the limit named in the issue. protobufjs builds a Long object per int64 field (the `long` package is installed), which our proto.ts avoids by reading int64 varints straight into numbers; that is why ours can beat bare on int64-heavy full frames.',
       'Ours decode-only: src/upstox/proto.ts decodeFeedResponse without the merge — the gap to "ours" is the merge + cache cost.',
       'Ours: createDecoder({ cache: createLatestCache() }).decode(bytes, receivedAt) — decode + merge into the per-instrument state; the cache is primed with the snapshot first.',
-      `Rates are the median of ${size.rounds} interleaved round(s) of ≤ ${size.maxMs} ms each.`,
+      `Rates are the median of ${size.rounds} interleaved round(s) of ≤ ${size.maxMs} ms each (decoder order rotated per round, full GC before each measurement).`,
     ];
     let ourMissing: string | null = null;
     const ratiosSdk: number[] = [];
@@ -144,8 +151,13 @@ export const decodeBenchmark: Benchmark = {
         if (decodeOnly) decoders.push(decodeOnly);
         const rounds = new Map<string, Measured[]>(decoders.map((d) => [d.name, []]));
         for (let round = 0; round < size.rounds; round++) {
-          for (const decoder of decoders)
+          // Rotate the order each round, and start every measurement from a collected heap, so no decoder
+          // pays for the garbage of the one before it.
+          for (let i = 0; i < decoders.length; i++) {
+            const decoder = decoders[(round + i) % decoders.length]!;
+            collectGarbage();
             rounds.get(decoder.name)!.push(measure(decoder, kind.frames, kind.ticks, size.maxMs));
+          }
         }
         const pick = (name: string) => {
           const list = rounds.get(name);
