@@ -227,6 +227,7 @@ export function createApp({ config, logger }: AppOptions): App {
     const { feed, instruments, bus, cache, pipeline } = deps;
     const relay = createRedisRelay({
       url: config.redisUrl,
+      namespace: config.redisNamespace,
       instanceId: randomUUID(),
       bus,
       cache,

@@ -85,6 +85,10 @@ const schema = z.object({
     .regex(/^rediss?:\/\//, 'expected redis://host:port')
     .or(z.literal(''))
     .default(''),
+  REDIS_NAMESPACE: z
+    .string()
+    .regex(/^[\w.-]{1,64}$/, 'expected letters, digits, _ . - (at most 64)')
+    .default('tickgraph'),
   SHUTDOWN_TIMEOUT: duration.default(10_000),
 });
 
@@ -129,6 +133,8 @@ export interface Config {
     readonly retentionMaxAgeMs: number;
   };
   readonly redisUrl: string;
+  /** Prefix of Redis keys and channels: instances with the same namespace share one feed. */
+  readonly redisNamespace: string;
   readonly shutdownTimeoutMs: number;
   /** Values that must never be logged or returned: scrubbed from every log line. */
   readonly secrets: readonly string[];
@@ -208,6 +214,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       retentionMaxAgeMs: e.RETENTION_MAX_AGE,
     },
     redisUrl: e.REDIS_URL,
+    redisNamespace: e.REDIS_NAMESPACE,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT,
     secrets,
   };
