@@ -77,7 +77,9 @@ export const memoryBenchmark: Benchmark = {
           log(`idle: RSS ${idle.rssMiB.toFixed(1)} MiB`);
         }
         let subscribed = 0;
+        let previous = idle;
         for (const step of steps) {
+          const stepFrom = subscribed;
           await server.subscribe(simulator.keys.slice(subscribed, step), mode);
           subscribed = step;
           await sleep(size.settleMs);
@@ -94,9 +96,12 @@ export const memoryBenchmark: Benchmark = {
             'Δ heap MiB': now.heapMiB - idle.heapMiB,
             'per 1,000 instruments MiB': (delta * 1_000) / step,
             'heap per 1,000 instruments MiB': ((now.heapMiB - idle.heapMiB) * 1_000) / step,
+            // Against the previous row: the first step also carries one-off costs (first subscription, JIT).
+            'marginal heap per 1,000 MiB': ((now.heapMiB - previous.heapMiB) * 1_000) / (step - stepFrom),
             'per client KiB': null,
             'heap per client KiB': null,
           });
+          previous = now;
           log(`${mode} ${step} instruments: RSS ${now.rssMiB.toFixed(1)} MiB (Δ ${delta.toFixed(1)})`);
         }
       });
