@@ -20,7 +20,7 @@ import type { Logger } from './logger.js';
 import { createServer, type Server } from './server/http.js';
 import { defaultUniverse } from './simulator/market-model.js';
 import { createSimulator, type Simulator } from './simulator/simulator.js';
-import { applyMigrations } from './store/migrate.js';
+import { applyMigrations, pendingMigrations } from './store/migrate.js';
 import { createDatabase, type Database } from './store/prisma.js';
 import { createRetention, type Retention } from './store/retention.js';
 import { createTickStore } from './store/tick-store.js';
@@ -195,7 +195,8 @@ export function createApp({ config, logger }: AppOptions): App {
         if (shuttingDown) reasons.push('shutting down');
         else if (!ready) reasons.push('starting');
         try {
-          await database.ping();
+          const pending = await pendingMigrations({ database });
+          if (pending.length > 0) reasons.push(`migrations pending: ${pending.join(', ')}`);
         } catch {
           reasons.push('database unreachable');
         }

@@ -1,16 +1,17 @@
-/** GraphiQL tabs preloaded on first visit: one example operation per tab (documents stay small). */
-const tab = (query: string, variables?: Record<string, unknown>) => ({
-  query,
-  variables: variables ? JSON.stringify(variables, null, 2) : null,
-});
+/**
+ * GraphiQL tabs preloaded on first visit: one example operation per tab. The example keys are written into the
+ * operations rather than passed as variables: GraphiQL does not apply a preset tab's variables, and an example
+ * that fails with "Variable $keys was not provided" is a poor first impression (test/e2e/graphiql-browser.test.ts).
+ */
+const tab = (query: string) => ({ query, variables: null });
 
-const EXAMPLE_KEYS = ['NSE_INDEX|Nifty 50', 'NSE_EQ|INE002A01018'];
+const KEYS = '["NSE_INDEX|Nifty 50", "NSE_EQ|INE002A01018"]';
 
 export const GRAPHIQL_TABS = [
   tab(
     `# Live ticks over WebSocket: first the cached snapshot, then one event per upstream frame.
-subscription LiveTicks($keys: [String!]!) {
-  ticks(instrumentKeys: $keys, throttleMs: 250) {
+subscription LiveTicks {
+  ticks(instrumentKeys: ${KEYS}, throttleMs: 250) {
     updates {
       instrumentKey
       changed
@@ -18,7 +19,6 @@ subscription LiveTicks($keys: [String!]!) {
     }
   }
 }`,
-    { keys: EXAMPLE_KEYS },
   ),
   tab(`query FeedStatus {
   feedStatus {
@@ -34,29 +34,27 @@ subscription LiveTicks($keys: [String!]!) {
   instrumentSubscriptions { instrumentKey mode active activeMode updatedAt }
 }`),
   tab(
-    `query Latest($keys: [String!]!) {
-  latestTicks(instrumentKeys: $keys) {
+    `query Latest {
+  latestTicks(instrumentKeys: ${KEYS}) {
     instrumentKey mode exchangeTs ltp closePrice volume openInterest impliedVolatility
     greeks { delta theta gamma vega rho }
     candles { interval open high low close volume ts }
   }
 }`,
-    { keys: EXAMPLE_KEYS },
   ),
   tab(
-    `query History($key: String!, $after: String) {
-  ticks(instrumentKey: $key, first: 50, after: $after, order: NEWEST_FIRST) {
+    `# Pass pageInfo.endCursor as \`after\` to read the next page.
+query History {
+  ticks(instrumentKey: "NSE_EQ|INE002A01018", first: 50, order: NEWEST_FIRST) {
     edges { cursor node { exchangeTs ltp volume bestBidPrice bestAskPrice } }
     pageInfo { hasNextPage endCursor }
   }
 }`,
-    { key: EXAMPLE_KEYS[1] },
   ),
   tab(
     `# Needs an admin API key when keys are configured (Headers: {"Authorization": "Bearer <key>"}).
-mutation Subscribe($keys: [String!]!) {
-  subscribeInstruments(instrumentKeys: $keys, mode: FULL) { instrumentKey outcome mode }
+mutation Subscribe {
+  subscribeInstruments(instrumentKeys: ${KEYS}, mode: FULL) { instrumentKey outcome mode }
 }`,
-    { keys: EXAMPLE_KEYS },
   ),
 ];

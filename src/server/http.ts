@@ -12,6 +12,7 @@ import {
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
+import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import type { GraphQLSchema } from 'graphql';
 import { createYoga, maskError, type YogaLogger } from 'graphql-yoga';
 import type { AppServices, GraphQLContext } from '../graphql/context.js';
@@ -112,6 +113,8 @@ export function createServer({
     graphqlEndpoint: GRAPHQL_PATH,
     logging: yogaLogger(logger),
     landingPage: false,
+    // Self-contained GraphiQL (assets inlined): works offline and behind firewalls that block CDNs.
+    renderGraphiQL,
     graphiql: graphiql && {
       title: 'tickgraph',
       subscriptionsProtocol: 'WS',

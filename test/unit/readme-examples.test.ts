@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { buildSchema, parse, validate } from 'graphql';
 import { describe, expect, it } from 'vitest';
+import { GRAPHIQL_TABS } from '../../src/server/graphiql.js';
 
 // schema.graphql is kept equal to the code-built schema by schema-printed.test.ts, so validating the README's
 // operations against it keeps the documentation honest.
@@ -18,4 +19,17 @@ describe('README example operations', () => {
   )('validates against schema.graphql: %s', (operation) => {
     expect(validate(schema, parse(operation)).map((e) => e.message)).toEqual([]);
   });
+});
+
+describe('GraphiQL example tabs', () => {
+  it.each(GRAPHIQL_TABS.map((tab) => tab.query))(
+    'validate against schema.graphql and need no variables: %s',
+    (query) => {
+      const document = parse(query);
+      expect(validate(schema, document).map((e) => e.message)).toEqual([]);
+      for (const definition of document.definitions) {
+        expect('variableDefinitions' in definition ? (definition.variableDefinitions ?? []) : []).toEqual([]);
+      }
+    },
+  );
 });
