@@ -17,7 +17,7 @@
  */
 import { pathToFileURL } from 'node:url';
 import { silentLogger } from '../src/logger.js';
-import type { TickBatch, TickUpdate } from '../src/ticks/tick.js';
+import { blankTick, type TickBatch, type TickUpdate } from '../src/ticks/tick.js';
 import { createTickBus, type TickSubscription } from '../src/ticks/tick-bus.js';
 import { type Benchmark, formatTable, type Profile, type Result, type Row, ratio } from './lib/harness.js';
 
@@ -31,32 +31,12 @@ const ROUNDS: Record<Profile, number> = { smoke: 1, quick: 3, full: 5 };
 type Scenario = 'all keys' | '20 keys each' | 'stalled readers';
 
 function makeUpdate(key: string, i: number): TickUpdate {
-  return {
-    tick: {
-      instrumentKey: key,
-      mode: 'ltpc',
-      isIndex: false,
-      exchangeTs: 1_760_000_000_000 + i,
-      receivedAt: 1_760_000_000_000 + i,
-      ltp: 100 + (i % 100),
-      lastTradeTime: null,
-      ltq: 1,
-      closePrice: 100,
-      iep: null,
-      depth: null,
-      candles: null,
-      greeks: null,
-      averagePrice: null,
-      volume: null,
-      openInterest: null,
-      impliedVolatility: null,
-      totalBuyQty: null,
-      totalSellQty: null,
-      auction: null,
-    },
-    changed: 1,
-    snapshot: false,
-  };
+  const ts = 1_760_000_000_000 + i;
+  const tick = blankTick(key, 'ltpc', false, ts, ts);
+  tick.ltp = 100 + (i % 100);
+  tick.ltq = 1;
+  tick.closePrice = 100;
+  return { tick, changed: 1, snapshot: false };
 }
 
 /** Deterministic pseudo-random (mulberry32), so runs are comparable. */

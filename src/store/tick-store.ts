@@ -77,6 +77,7 @@ export interface TickStore {
 
 import { Prisma, type Tick as TickRow } from '../generated/prisma/sqlite/client.js';
 import type { Database } from './prisma.js';
+import { NUMERIC_COLUMNS } from './tick-writer.js';
 
 export interface TickStoreOptions {
   /** The connected database (its Prisma client does every read here). */
@@ -130,39 +131,9 @@ export function toStoredTick(row: TickRow): StoredTick {
   };
 }
 
-/** Every Tick column, quoted, in model order: the select list of the raw read path. */
+/** Every Tick column, quoted: the select list of the raw read path (rows are mapped by name). */
 const TICK_COLUMNS = Prisma.raw(
-  [
-    'id',
-    'instrumentKey',
-    'exchangeTs',
-    'receivedAt',
-    'mode',
-    'ltp',
-    'lastTradeTime',
-    'ltq',
-    'closePrice',
-    'volume',
-    'openInterest',
-    'averagePrice',
-    'impliedVolatility',
-    'totalBuyQty',
-    'totalSellQty',
-    'bestBidPrice',
-    'bestBidQty',
-    'bestAskPrice',
-    'bestAskQty',
-    'dayOpen',
-    'dayHigh',
-    'dayLow',
-    'delta',
-    'theta',
-    'gamma',
-    'vega',
-    'rho',
-  ]
-    .map((c) => `"${c}"`)
-    .join(', '),
+  ['id', 'instrumentKey', 'mode', ...NUMERIC_COLUMNS].map((column) => `"${column}"`).join(', '),
 );
 
 export function createTickStore({

@@ -127,3 +127,41 @@ export interface TickBatch {
   readonly receivedAt: number;
   readonly updates: readonly TickUpdate[];
 }
+
+/** A Tick whose fields can still be filled in (the decoder's draft while merging one update). */
+export type MutableTick = { -readonly [K in keyof Tick]: Tick[K] };
+
+/**
+ * A Tick with nothing known yet: every mode-dependent field null. Always built by this one literal in one
+ * field order, so every Tick shares a hidden class and reads downstream stay monomorphic.
+ */
+export function blankTick(
+  instrumentKey: string,
+  mode: FeedMode,
+  isIndex: boolean,
+  exchangeTs: number,
+  receivedAt: number,
+): MutableTick {
+  return {
+    instrumentKey,
+    mode,
+    isIndex,
+    exchangeTs,
+    receivedAt,
+    ltp: null,
+    lastTradeTime: null,
+    ltq: null,
+    closePrice: null,
+    iep: null,
+    depth: null,
+    candles: null,
+    greeks: null,
+    averagePrice: null,
+    volume: null,
+    openInterest: null,
+    impliedVolatility: null,
+    totalBuyQty: null,
+    totalSellQty: null,
+    auction: null,
+  };
+}

@@ -39,9 +39,11 @@
 import type { LatestCache } from '../ticks/latest-cache.js';
 import {
   type AuctionInfo,
+  blankTick,
   type Candle,
   type DepthLevel,
   type Greeks,
+  type MutableTick,
   type Tick,
   type TickBatch,
   TickChange,
@@ -396,7 +398,7 @@ function readGreeks(c: Cursor, end: number, previous: Greeks | null): Greeks | n
 // ---- Merge -------------------------------------------------------------------------------------------------
 
 /** Mutable working copy of the new Tick (it *is* the new Tick once the feed is merged). */
-type Draft = { -readonly [K in keyof Tick]: Tick[K] };
+type Draft = MutableTick;
 
 const INDEX_SEGMENT = /_INDEX$/;
 
@@ -636,28 +638,7 @@ function mergeFeed(
   const fresh = snapshot || previous === undefined || previous.mode !== mode || previous.isIndex !== isIndex;
   // Fixed-order literals: every Tick has the same hidden class, so reads downstream stay monomorphic.
   const d: Draft = fresh
-    ? {
-        instrumentKey: key,
-        mode,
-        isIndex,
-        exchangeTs,
-        receivedAt,
-        ltp: null,
-        lastTradeTime: null,
-        ltq: null,
-        closePrice: null,
-        iep: null,
-        depth: null,
-        candles: null,
-        greeks: null,
-        averagePrice: null,
-        volume: null,
-        openInterest: null,
-        impliedVolatility: null,
-        totalBuyQty: null,
-        totalSellQty: null,
-        auction: null,
-      }
+    ? blankTick(key, mode, isIndex, exchangeTs, receivedAt)
     : {
         instrumentKey: key,
         mode,
@@ -756,8 +737,11 @@ function mergeFeed(
           else if (field === 8) iv = v;
           else if (field === 9) tbq = v;
           else if (field === 10) tsq = v;
-          else if (field === 11) (auction ??= emptyAuction()).iep = v;
-          else (auction ??= emptyAuction()).rp = v;
+          else {
+            auction ??= emptyAuction();
+            if (field === 11) auction.iep = v;
+            else auction.rp = v;
+          }
         }
         continue;
       }
@@ -765,10 +749,13 @@ function mergeFeed(
         const v = varint(c, end);
         if (v) {
           if (field === 6) vtt = v;
-          else if (field === 13) (auction ??= emptyAuction()).ieq = v;
-          else if (field === 14) (auction ??= emptyAuction()).iiqTotal = v;
-          else if (field === 15) (auction ??= emptyAuction()).iiqM = v;
-          else (auction ??= emptyAuction()).casEligible = true;
+          else {
+            auction ??= emptyAuction();
+            if (field === 13) auction.ieq = v;
+            else if (field === 14) auction.iiqTotal = v;
+            else if (field === 15) auction.iiqM = v;
+            else auction.casEligible = true;
+          }
         }
         continue;
       }

@@ -2,30 +2,15 @@
  * Builders for tick-bus and relay tests: whole Ticks with every field present (null where the mode does not
  * carry it), so tests only spell out what they assert on.
  */
-import { type Tick, type TickBatch, TickChange, type TickUpdate } from '../../src/ticks/tick.js';
+import { blankTick, type Tick, type TickBatch, TickChange, type TickUpdate } from '../../src/ticks/tick.js';
 
 export function makeTick(instrumentKey: string, ltp: number, overrides: Partial<Tick> = {}): Tick {
   return {
-    instrumentKey,
-    mode: 'ltpc',
-    isIndex: false,
-    exchangeTs: 1_760_000_000_000,
-    receivedAt: 1_760_000_000_005,
+    ...blankTick(instrumentKey, 'ltpc', false, 1_760_000_000_000, 1_760_000_000_005),
     ltp,
     lastTradeTime: 1_759_999_999_000,
     ltq: 10,
     closePrice: 100,
-    iep: null,
-    depth: null,
-    candles: null,
-    greeks: null,
-    averagePrice: null,
-    volume: null,
-    openInterest: null,
-    impliedVolatility: null,
-    totalBuyQty: null,
-    totalSellQty: null,
-    auction: null,
     ...overrides,
   };
 }

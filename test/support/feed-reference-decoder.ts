@@ -5,6 +5,7 @@
  */
 import type { LatestCache } from '../../src/ticks/latest-cache.js';
 import {
+  blankTick,
   type Candle,
   type DepthLevel,
   type Greeks,
@@ -68,28 +69,7 @@ function isEmpty(object: object): boolean {
 }
 
 function emptyTick(instrumentKey: string, mode: FeedMode, isIndex: boolean): Tick {
-  return {
-    instrumentKey,
-    mode,
-    isIndex,
-    exchangeTs: 0,
-    receivedAt: 0,
-    ltp: null,
-    lastTradeTime: null,
-    ltq: null,
-    closePrice: null,
-    iep: null,
-    depth: null,
-    candles: null,
-    greeks: null,
-    averagePrice: null,
-    volume: null,
-    openInterest: null,
-    impliedVolatility: null,
-    totalBuyQty: null,
-    totalSellQty: null,
-    auction: null,
-  };
+  return blankTick(instrumentKey, mode, isIndex, 0, 0);
 }
 
 const INDEX_SEGMENT = /_INDEX$/;

@@ -10,7 +10,6 @@ import type { Simulator, SimulatorEvents } from '../../src/simulator/simulator.j
 const root = protobuf.loadSync(fileURLToPath(new URL('../../proto/MarketDataFeedV3.proto', import.meta.url)));
 export const FeedResponseType = root.lookupType('com.upstox.marketdatafeederv3udapi.rpc.proto.FeedResponse');
 
-// biome-ignore lint/suspicious/noExplicitAny: decoded protobuf JSON is walked freely in assertions
 export type Json = any;
 
 /** Decodes a frame to JSON-like data: int64 as numbers, enums as names (or numbers), defaults left out. */

@@ -103,7 +103,6 @@ describe('relay codec', () => {
 
   it('names the first bad field of a bad update', () => {
     const good = JSON.parse(encodeBatch('i', makeBatch(index, full)));
-    // biome-ignore lint/suspicious/noExplicitAny: corrupting parsed JSON in place, path by path
     const cases: [(m: any) => void, string][] = [
       [(m) => m[4][1].pop(), '$[4][1]'],
       [(m) => (m[4][1][7] = '1234.5'), '$[4][1][7]'],
