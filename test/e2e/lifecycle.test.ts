@@ -36,6 +36,12 @@ describe('server lifecycle', () => {
     expect(body.data.feedStatus.source).toBe('SIMULATOR');
     expect(body.data.instrumentSubscriptions.length).toBeGreaterThan(0);
     expect(t.logs.join('')).toMatch(/SIMULATED/);
+
+    // Ticks flow: the default universe is live on the bus, with prices.
+    const live = t.app.parts.services!.bus.subscribe({ instrumentKeys: ['NSE_EQ|INE002A01018'] });
+    const { value } = await live.next();
+    await live.return();
+    expect(value![0]!.tick.ltp).toBeGreaterThan(0);
   });
 
   it('stops in order: WebSocket clients closed with 1001, HTTP closed, feed stopped, recorder flushed, database last; stop is idempotent', async () => {
@@ -133,6 +139,39 @@ describe('process entry (npm start)', () => {
     const [code] = await once(child, 'exit');
     expect(code).toBe(0);
     expect(seen.some((l) => l.includes('"stopped"'))).toBe(true);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('exits at once with code 130 when a second signal arrives during the ordered stop', async () => {
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const dir = mkdtempSync(`${tmpdir()}/tickgraph-main-`);
+    const child = startMain({ DATABASE_URL: `file:${dir}/t.db` });
+    const lines = createInterface({ input: child.stdout });
+    const url = await new Promise<string>((resolve, reject) => {
+      lines.on('line', (line) => {
+        const match = /ready at (http:\/\/[^\s"]+)/.exec(line)?.[1];
+        if (match) resolve(match.replace('localhost', '127.0.0.1'));
+      });
+      child.once('exit', (code) => reject(new Error(`exited ${code}`)));
+    });
+    // A graphql-ws client that stops reading holds the stop open (the server waits for its close handshake).
+    const ws = new WebSocket(url.replace('http', 'ws'), 'graphql-transport-ws');
+    await once(ws, 'open');
+    ws.send(JSON.stringify({ type: 'connection_init' }));
+    await once(ws, 'message');
+    (ws as unknown as { _socket: { pause(): void } })._socket.pause();
+    const stopping = new Promise<void>((resolve) => {
+      lines.on('line', (line) => {
+        if (line.includes('stopping')) resolve();
+      });
+    });
+    child.kill('SIGTERM');
+    await stopping;
+    child.kill('SIGTERM');
+    const [code] = await once(child, 'exit');
+    expect(code).toBe(130);
+    ws.terminate();
     rmSync(dir, { recursive: true, force: true });
   });
 });
