@@ -194,6 +194,9 @@ describe.each(backends())('tick store on $provider', ({ provider }) => {
       { instrumentKey: KEY_B, mode: 'full' },
     ]);
     expect(first[0]!.createdAt).toBeInstanceOf(Date);
+    // Written through raw SQL, read through Prisma: the timestamps must come back as the moment of the write.
+    expect(Math.abs(first[0]!.createdAt.getTime() - Date.now())).toBeLessThan(60_000);
+    expect(first[0]!.updatedAt.getTime()).toBe(first[0]!.createdAt.getTime());
 
     await store.upsertSubscriptions([{ instrumentKey: KEY_A, mode: 'option_greeks' }]);
     const second = await store.listSubscriptions();
@@ -204,5 +207,17 @@ describe.each(backends())('tick store on $provider', ({ provider }) => {
     expect((await store.listSubscriptions()).map((s) => s.instrumentKey)).toEqual([KEY_B]);
     await store.upsertSubscriptions([]);
     await store.removeSubscriptions([]);
+  });
+
+  it('upserts 5,000 keys in one call (chunked multi-row statements) and changes their mode in another', async () => {
+    const keys = Array.from({ length: 5_000 }, (_, i) => `MCX_FO|${100_000 + i}`);
+    await store.upsertSubscriptions(keys.map((instrumentKey) => ({ instrumentKey, mode: 'ltpc' as const })));
+    await store.upsertSubscriptions(
+      keys.slice(0, 2_500).map((instrumentKey) => ({ instrumentKey, mode: 'full' as const })),
+    );
+    const rows = (await store.listSubscriptions()).filter((row) => row.instrumentKey.startsWith('MCX_FO|'));
+    expect(rows).toHaveLength(5_000);
+    expect(rows.filter((row) => row.mode === 'full')).toHaveLength(2_500);
+    await store.removeSubscriptions(keys);
   });
 });
