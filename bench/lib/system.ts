@@ -245,6 +245,7 @@ export async function startClients({
   const workers = await Promise.all(
     Array.from({ length: count }, () => startWorker(workerPath('ws-clients.ts')).then((w) => w.worker)),
   );
+  // A fleet that fails to start must not outlive the point: leaked client processes would starve the next one.
   const started = await Promise.all(
     workers.map((worker, i) =>
       worker.request<WorkerMessage & { connected: number; failed: number; lastError: string }>(
@@ -259,7 +260,10 @@ export async function startClients({
         180_000,
       ),
     ),
-  );
+  ).catch(async (error: unknown) => {
+    await Promise.allSettled(workers.map((w) => w.stop()));
+    throw error;
+  });
   return {
     workers,
     connected: started.reduce((sum, s) => sum + s.connected, 0),
