@@ -108,7 +108,7 @@ export function createApp({ config, logger }: AppOptions): App {
     const pipeline = createPipeline({ logger: log('pipeline') });
     parts.pipeline = pipeline;
     // The live path: the decoder already merged each update into the latest cache; the bus fans batches out.
-    pipeline.use({ name: 'live', handle: (batch) => bus.publish(batch) });
+    pipeline.use({ name: 'live', handle: (batch) => bus.publish(batch) }, { inline: true });
 
     let recorder: Recorder | undefined;
     if (config.recorder.enabled) {
@@ -241,7 +241,7 @@ export function createApp({ config, logger }: AppOptions): App {
       },
       onFollower: () => feed.stop(),
     });
-    pipeline.use({ name: 'cluster', handle: (batch) => void relay.publishBatch(batch) });
+    pipeline.use({ name: 'cluster', handle: (batch) => void relay.publishBatch(batch) }, { inline: true });
     relay.onSubscriptionsChanged(() => instruments.load());
     instruments.onChange(() => void relay.notifySubscriptionsChanged());
     return relay;

@@ -154,6 +154,35 @@ describe('pipeline', () => {
     expect(pipeline.stats()[1]?.droppedTicks).toBe(0);
   });
 
+  it('calls an inline handler synchronously inside publish, with no queue to back up, and counts its throws', async () => {
+    const pipeline = createPipeline();
+    const seen: number[] = [];
+    let throwNext = true;
+    pipeline.use({ name: 'live', handle: (b) => void seen.push(b.exchangeTs) }, { inline: true });
+    pipeline.use(
+      {
+        name: 'flaky',
+        handle: () => {
+          if (throwNext) {
+            throwNext = false;
+            throw new Error('boom');
+          }
+        },
+      },
+      { inline: true },
+    );
+    const queuedHandled: number[] = [];
+    pipeline.use({ name: 'queued', handle: (b) => void queuedHandled.push(b.exchangeTs) }, { queueLimit: 10_000 });
+    for (let i = 0; i < 5_000; i++) pipeline.publish(batch(i));
+    // Delivered before publish returned, even though the queued handler has not run yet; nothing dropped.
+    expect(seen).toHaveLength(5_000);
+    expect(queuedHandled).toHaveLength(0);
+    const stats = Object.fromEntries(pipeline.stats().map((s) => [s.name, s]));
+    expect(stats['live']).toMatchObject({ batchesHandled: 5_000, queued: 0, droppedTicks: 0, errors: 0 });
+    expect(stats['flaky']).toMatchObject({ batchesHandled: 4_999, errors: 1, queued: 0 });
+    await pipeline.stop();
+  });
+
   it('drains queued batches on stop, and counts batches published after stop as dropped', async () => {
     const pipeline = createPipeline();
     const seen: number[] = [];
