@@ -24,6 +24,8 @@ import {
 export const BENCHMARK_FILES: readonly { name: string; file: string; owner: 'bench' | 'colleague' }[] = [
   { name: 'decode', file: 'decode.ts', owner: 'bench' },
   { name: 'bus', file: 'bus.ts', owner: 'colleague' },
+  // Needs Redis (TEST_REDIS_URL, default redis://127.0.0.1:6379).
+  { name: 'relay', file: 'relay.ts', owner: 'colleague' },
   { name: 'fanout', file: 'fanout.ts', owner: 'bench' },
   { name: 'subscribe', file: 'subscribe.ts', owner: 'bench' },
   { name: 'memory', file: 'memory.ts', owner: 'bench' },
