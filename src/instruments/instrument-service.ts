@@ -166,6 +166,24 @@ export function createInstrumentService({
   }
 
   /** Persists the difference between `current` and `next`, then applies `next`; compensates on failure. */
+  /**
+   * One mutation: validated keys, a copy of the desired set changed key by key by `decide` (which reports each
+   * key's outcome), then committed whole (caps, persistence, feed) — serialized with every other change.
+   */
+  function change(
+    instrumentKeys: readonly string[],
+    decide: (instrumentKey: string, before: FeedMode | undefined, next: Map<string, FeedMode>) => SubscriptionResult,
+  ): Promise<SubscriptionResult[]> {
+    return serialize(async () => {
+      const keys = validateInstrumentKeys(instrumentKeys);
+      const current = feed.desired();
+      const next = new Map(current);
+      const results = keys.map((instrumentKey) => decide(instrumentKey, current.get(instrumentKey), next));
+      await commit(current, next);
+      return results;
+    });
+  }
+
   async function commit(current: ReadonlyMap<string, FeedMode>, next: Map<string, FeedMode>): Promise<void> {
     const violation = checkCaps(next, { plus });
     if (violation) throw capError(violation);
@@ -237,48 +255,26 @@ export function createInstrumentService({
     },
 
     subscribe(instrumentKeys, mode) {
-      return serialize(async () => {
-        const keys = validateInstrumentKeys(instrumentKeys);
-        const current = feed.desired();
-        const next = new Map(current);
-        const results = keys.map((instrumentKey): SubscriptionResult => {
-          const before = current.get(instrumentKey);
-          next.set(instrumentKey, mode);
-          const outcome = before === undefined ? 'SUBSCRIBED' : before === mode ? 'ALREADY_SUBSCRIBED' : 'MODE_CHANGED';
-          return { instrumentKey, outcome, mode };
-        });
-        await commit(current, next);
-        return results;
+      return change(instrumentKeys, (instrumentKey, before, next) => {
+        next.set(instrumentKey, mode);
+        const outcome = before === undefined ? 'SUBSCRIBED' : before === mode ? 'ALREADY_SUBSCRIBED' : 'MODE_CHANGED';
+        return { instrumentKey, outcome, mode };
       });
     },
 
     unsubscribe(instrumentKeys) {
-      return serialize(async () => {
-        const keys = validateInstrumentKeys(instrumentKeys);
-        const current = feed.desired();
-        const next = new Map(current);
-        const results = keys.map((instrumentKey): SubscriptionResult => {
-          const existed = next.delete(instrumentKey);
-          return { instrumentKey, outcome: existed ? 'UNSUBSCRIBED' : 'NOT_SUBSCRIBED', mode: null };
-        });
-        await commit(current, next);
-        return results;
-      });
+      return change(instrumentKeys, (instrumentKey, _before, next) => ({
+        instrumentKey,
+        outcome: next.delete(instrumentKey) ? 'UNSUBSCRIBED' : 'NOT_SUBSCRIBED',
+        mode: null,
+      }));
     },
 
     changeMode(instrumentKeys, mode) {
-      return serialize(async () => {
-        const keys = validateInstrumentKeys(instrumentKeys);
-        const current = feed.desired();
-        const next = new Map(current);
-        const results = keys.map((instrumentKey): SubscriptionResult => {
-          const before = current.get(instrumentKey);
-          if (before === undefined) return { instrumentKey, outcome: 'NOT_SUBSCRIBED', mode: null };
-          next.set(instrumentKey, mode);
-          return { instrumentKey, outcome: before === mode ? 'ALREADY_SUBSCRIBED' : 'MODE_CHANGED', mode };
-        });
-        await commit(current, next);
-        return results;
+      return change(instrumentKeys, (instrumentKey, before, next) => {
+        if (before === undefined) return { instrumentKey, outcome: 'NOT_SUBSCRIBED', mode: null };
+        next.set(instrumentKey, mode);
+        return { instrumentKey, outcome: before === mode ? 'ALREADY_SUBSCRIBED' : 'MODE_CHANGED', mode };
       });
     },
 
