@@ -393,21 +393,27 @@ export function createSimulator({
 
   // ---- HTTP: authorize + control API ----------------------------------------------------------------------
 
+  /**
+   * The bearer check shared by the authorize and direct-connect endpoints: the caller's token, or the status to
+   * refuse with (401 for a missing or unknown token, else an injected refusal), announced as an 'authorize' event.
+   */
+  function admit(req: IncomingMessage, endpoint: 'authorize' | 'direct'): { token: string } | RefusableStatus {
+    const token = bearerOf(req);
+    const refused = !token || !tokens.has(token) ? 401 : takeRefusal();
+    if (refused) {
+      emit('authorize', { status: refused, endpoint });
+      return refused;
+    }
+    return { token: token! };
+  }
+
   function handleHttp(req: IncomingMessage, res: ServerResponse): undefined {
     const url = new URL(req.url ?? '/', 'http://simulator');
     if (url.pathname === AUTHORIZE_PATH) {
       if (req.method !== 'GET') return sendJson(res, 405, errorBody('UDAPI1000', `method ${req.method} not allowed`));
-      const token = bearerOf(req);
-      if (!token || !tokens.has(token)) {
-        emit('authorize', { status: 401, endpoint: 'authorize' });
-        return sendJson(res, 401, REFUSAL_BODIES[401]);
-      }
-      const refused = takeRefusal();
-      if (refused) {
-        emit('authorize', { status: refused, endpoint: 'authorize' });
-        return sendJson(res, refused, REFUSAL_BODIES[refused]);
-      }
-      const uri = issueFeederUrl(token, req.headers.host);
+      const admitted = admit(req, 'authorize');
+      if (typeof admitted === 'number') return sendJson(res, admitted, REFUSAL_BODIES[admitted]);
+      const uri = issueFeederUrl(admitted.token, req.headers.host);
       emit('authorize', { status: 200, endpoint: 'authorize' });
       return sendJson(res, 200, {
         status: 'success',
@@ -529,19 +535,11 @@ export function createSimulator({
     socket.on('error', (error) => log.debug({ err: error }, 'upgrade socket error'));
     const url = new URL(req.url ?? '/', 'http://simulator');
     if (url.pathname === DIRECT_FEED_PATH) {
-      const token = bearerOf(req);
-      if (!token || !tokens.has(token)) {
-        emit('authorize', { status: 401, endpoint: 'direct' });
-        return refuseUpgrade(socket, 401, REFUSAL_BODIES[401]);
-      }
-      const refused = takeRefusal();
-      if (refused) {
-        emit('authorize', { status: refused, endpoint: 'direct' });
-        return refuseUpgrade(socket, refused, REFUSAL_BODIES[refused]);
-      }
+      const admitted = admit(req, 'direct');
+      if (typeof admitted === 'number') return refuseUpgrade(socket, admitted, REFUSAL_BODIES[admitted]);
       const location = faultState.redirectLoop
         ? `ws://${req.headers.host}${DIRECT_FEED_PATH}`
-        : issueFeederUrl(token, req.headers.host);
+        : issueFeederUrl(admitted.token, req.headers.host);
       emit('authorize', { status: redirectStatus, endpoint: 'direct' });
       return refuseUpgrade(socket, redirectStatus, undefined, { Location: location });
     }
