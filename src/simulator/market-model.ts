@@ -315,22 +315,25 @@ function optionSpecs(
  * stock futures, and CE/PE options around the money. Exchange tokens are plausible 5-digit numbers, not the
  * day's real ones. `at` fixes the expiries (epoch ms). @default Date.now()
  */
+/** The sample indices (NSE/BSE), priced in 0.01 ticks. */
+function sampleIndexSpecs(): InstrumentSpec[] {
+  return SAMPLE_INDICES.map(([key, symbol, close]) => ({
+    key,
+    kind: 'index' as const,
+    symbol,
+    name: key.slice(key.indexOf('|') + 1),
+    tickSize: 0.01,
+    previousClose: close,
+    lotSize: 1,
+  }));
+}
+
 export function defaultUniverse(at: number = Date.now()): InstrumentSpec[] {
   const out: InstrumentSpec[] = [];
   for (const [isin, symbol, name, close] of SAMPLE_EQUITIES) {
     out.push({ key: `NSE_EQ|${isin}`, kind: 'equity', symbol, name, tickSize: 0.05, previousClose: close, lotSize: 1 });
   }
-  for (const [key, symbol, close] of SAMPLE_INDICES) {
-    out.push({
-      key,
-      kind: 'index',
-      symbol,
-      name: key.slice(key.indexOf('|') + 1),
-      tickSize: 0.01,
-      previousClose: close,
-      lotSize: 1,
-    });
-  }
+  out.push(...sampleIndexSpecs());
   const expiry = nextExpiry(at);
   const label = expiryLabel(expiry);
   const nifty = { key: 'NSE_INDEX|Nifty 50', symbol: 'NIFTY', close: 24_512.35 };
@@ -438,19 +441,7 @@ export function generateUniverse({
     });
     stocks.push({ key: `NSE_EQ|${isin}`, symbol, close });
   }
-  if (indices) {
-    for (const [key, symbol, close] of SAMPLE_INDICES) {
-      out.push({
-        key,
-        kind: 'index',
-        symbol,
-        name: key.slice(key.indexOf('|') + 1),
-        tickSize: 0.01,
-        previousClose: close,
-        lotSize: 1,
-      });
-    }
-  }
+  if (indices) out.push(...sampleIndexSpecs());
   const expiry = nextExpiry(at);
   let token = 100_000;
   if (stocks.length > 0) {
