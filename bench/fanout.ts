@@ -87,6 +87,17 @@ function points(profile: Profile): FanoutPoint[] {
     ticksPerSecond: 5_000,
     recorder: true,
   });
+  // The same load with the recorder off: what persistence costs the live path (issues "Persistence", "Benchmarks").
+  out.push({
+    scenario: 'realistic',
+    system: 'tickgraph',
+    mode: 'full',
+    instruments: 2_000,
+    clients: 100,
+    perClient: 50,
+    ticksPerSecond: 5_000,
+    recorder: false,
+  });
   const stress =
     profile === 'full'
       ? [1, 100, 1_000].flatMap((clients) => [1_000, 5_000, 20_000, 50_000].map((rate) => ({ clients, rate })))
@@ -245,6 +256,7 @@ function rowOf(result: PointResult, plain: PointResult | undefined): Row {
     scenario: point.scenario,
     system: point.system,
     mode: point.mode,
+    recorder: point.system === 'tickgraph' ? (point.recorder ? 'on' : 'off') : '—',
     clients: point.clients,
     'keys/client': point.perClient,
     'offered/s': Math.round(result.offeredPerSecond),
@@ -291,7 +303,9 @@ export const fanoutBenchmark: Benchmark = {
     const plainByKey = new Map(results.filter((r) => r.point.system === 'plain-ws').map((r) => [key(r.point), r]));
     const rows = results.map((r) => rowOf(r, plainByKey.get(key(r.point))));
 
-    const realistic = results.find((r) => r.point.scenario === 'realistic' && r.point.system === 'tickgraph');
+    const realistic = results.find(
+      (r) => r.point.scenario === 'realistic' && r.point.system === 'tickgraph' && r.point.recorder,
+    );
     const stress = results.filter((r) => r.point.scenario === 'stress' && r.point.system === 'tickgraph');
     const stressRatios = stress.map((r) => ({
       r,
@@ -323,7 +337,7 @@ export const fanoutBenchmark: Benchmark = {
     const notes = [
       `Window ${timing.windowMs / 1000} s after ${timing.warmupMs / 1000} s warm-up per point; simulator, server and client processes share the machine's cores.`,
       'Latency resolution is 1 ms (the feed timestamp is epoch ms); latency includes the client process parsing JSON.',
-      'Realistic runs with the recorder on (SQLite, temp dir); stress with it off (persistence has its own benchmark).',
+      'Realistic runs with the recorder on (SQLite, temp dir) and again with it off (live-path cost of persistence); stress with it off.',
       'sim dropped frames: live frames the simulator skipped because the server was not reading its socket (upstream backlog above 16 MiB).',
       'Accounting (lost, dropped) is only meaningful when p50 latency is well below the window: at multi-second latencies the window delivers ticks offered before it started.',
       "lost (unaccounted) = owed − delivered − conflated − dropped, where owed = server ticks in × clients × (keys/client ÷ instruments): exact when clients share the keys, an estimate for random subsets; in-flight updates at the window's edges also land here.",
