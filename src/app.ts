@@ -294,14 +294,5 @@ export function createApp({ config, logger }: AppOptions): App {
 
 /** A FeedClient whose status() is the leader's relayed status while this instance follows. */
 function withRelayedStatus(feed: FeedClient, relay: RedisRelay): FeedClient {
-  return {
-    start: () => feed.start(),
-    stop: () => feed.stop(),
-    status: () => (relay.isLeader() ? feed.status() : (relay.followerStatus() ?? feed.status())),
-    on: (event, listener) => feed.on(event, listener),
-    desired: () => feed.desired(),
-    active: () => feed.active(),
-    setDesired: (next) => feed.setDesired(next),
-    setAccessToken: (token) => feed.setAccessToken(token),
-  };
+  return { ...feed, status: () => (relay.isLeader() ? feed.status() : (relay.followerStatus() ?? feed.status())) };
 }
